@@ -11,6 +11,6 @@ __all__ = ["build", "BuildResult", "__version__"]
 def __getattr__(name):
     # Imported lazily so `import pixmap` (and `pixmap --help`) stays fast.
     if name in ("build", "BuildResult"):
-        from . import build as _build
+        from . import pipeline as _build
         return getattr(_build, name)
     raise AttributeError(name)
