@@ -1,0 +1,99 @@
+"""Texture atlases: every image's small thumbnail packed into a few large square pages.
+
+Cells keep the image's aspect ratio: each thumbnail is at most `cell_size` high and `2 * cell_size` wide,
+and cells are packed left to right in rows ("shelves") of height `cell_size`. Pages are filled in data
+order as images stream through the build, so no thumbnail is held in memory longer than its page.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import Executor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MAX_PAGES = 64          # total atlas area kept within what a laptop GPU holds comfortably
+MIN_CELL = 16
+
+
+def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
+    """The largest cell size <= requested whose atlases for n images fit in about MAX_PAGES pages."""
+    if n <= 0:
+        return requested
+    fit = int(math.sqrt(MAX_PAGES * page_size * page_size / (1.5 * n)))
+    return int(max(MIN_CELL, min(requested, fit)))
+
+
+def cell_box(width: int, height: int, cell_size: int) -> tuple[int, int]:
+    """The (w, h) of an image's cell: aspect kept, h <= cell_size, w <= 2 * cell_size, never upscaled."""
+    scale = min(cell_size / height, 2 * cell_size / width, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class AtlasWriter:
+    """Packs thumbnails into pages and writes each page as soon as it is full.
+
+        writer = AtlasWriter(out_dir / "data/atlas", n, size=2048, cell_size=64)
+        writer.add(i, pil_thumbnail)          # in any order, each i once
+        pages, cells = writer.close()         # page paths, (n, 5) uint16 [page, x, y, w, h]
+    """
+
+    def __init__(self, folder: Path, n: int, size: int = 2048, cell_size: int = 64, fmt: str = "webp",
+                 quality: int = 82, executor: Executor | None = None):
+        if cell_size > size:
+            raise ValueError(f"cell size {cell_size} is larger than the atlas size {size}")
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.size, self.cell_size, self.fmt, self.quality = size, cell_size, fmt, quality
+        self.cells = np.zeros((n, 5), np.uint16)
+        self.pages: list[str] = []
+        self._executor = executor
+        self._pending = []
+        self._page = None
+        self._x = self._y = 0
+
+    def add(self, index: int, thumb: Image.Image) -> None:
+        w, h = thumb.size
+        if h > self.cell_size or w > 2 * self.cell_size:
+            thumb = thumb.resize(cell_box(w, h, self.cell_size), Image.Resampling.BILINEAR)
+            w, h = thumb.size
+        w = min(w, self.size)
+        if self._page is None:
+            self._new_page()
+        if self._x + w > self.size:  # next shelf
+            self._x, self._y = 0, self._y + self.cell_size
+        if self._y + self.cell_size > self.size:  # next page
+            self._flush()
+            self._new_page()
+        self._page.paste(thumb, (self._x, self._y))
+        self.cells[index] = (len(self.pages) - 1, self._x, self._y, w, h)
+        self._x += w
+
+    def _new_page(self) -> None:
+        self._page = Image.new("RGB", (self.size, self.size), (0, 0, 0))
+        self._x = self._y = 0
+        self.pages.append(f"atlas-{len(self.pages):03d}.{self.fmt}")
+
+    def _flush(self) -> None:
+        if self._page is None:
+            return
+        page, path = self._page, self.folder / self.pages[-1]
+        self._page = None
+        if self._executor is None:
+            _save(page, path, self.fmt, self.quality)
+        else:
+            self._pending.append(self._executor.submit(_save, page, path, self.fmt, self.quality))
+
+    def close(self) -> tuple[list[Path], np.ndarray]:
+        self._flush()
+        for future in self._pending:
+            future.result()
+        return [self.folder / p for p in self.pages], self.cells
+
+
+def _save(page: Image.Image, path: Path, fmt: str, quality: int) -> None:
+    if fmt == "webp":
+        page.save(path, "WEBP", quality=quality, method=4)
+    else:
+        page.save(path, "JPEG", quality=quality, optimize=True)

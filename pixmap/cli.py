@@ -1,0 +1,191 @@
+"""The `pixmap` command: a thin layer over pixmap.build and pixmap.serve."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+MODEL_CHOICES = ("efficientnet-lite0", "inception_v3", "resnet50")  # pixmap.models.MODEL_NAMES (kept light)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s",
+                        stream=sys.stderr)
+    for noisy in ("numba", "tensorflow", "absl", "h5py", "PIL", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def build_options(f):
+    """The options shared by `build` and `demo`."""
+    opts = [
+        click.option("--model", type=click.Choice(MODEL_CHOICES), default="efficientnet-lite0", show_default=True,
+                     help="CNN that turns each image into a feature vector. efficientnet-lite0 works offline; "
+                          "inception_v3 (PixPlot's) and resnet50 download ImageNet weights unless --weights is given."),
+        click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Weights file for the model (Keras .weights.h5/.keras, or .pth for efficientnet-lite0), "
+                          "for offline use of inception_v3/resnet50 or your own fine-tuned weights."),
+        click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+                     help="Images per model call."),
+        click.option("--n-neighbors", type=click.IntRange(2, 500), default=15, show_default=True,
+                     help="UMAP: neighbourhood size; larger keeps more global structure."),
+        click.option("--min-dist", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+                     help="UMAP: how tightly similar images are packed (0 = tight clumps)."),
+        click.option("--metric", default="cosine", show_default=True,
+                     help="Distance between feature vectors for UMAP (cosine, euclidean, ...)."),
+        click.option("--min-cluster-size", type=click.IntRange(2, None), default=None,
+                     help="HDBSCAN: smallest hotspot, in images [default: about 1% of the collection, at least 5]."),
+        click.option("--max-clusters", type=click.IntRange(1, 1000), default=20, show_default=True,
+                     help="Most hotspots to keep (the largest)."),
+        click.option("--cell-size", type=click.IntRange(8, 1024), default=None,
+                     help="Height in pixels of each image in the atlases [default: 64, less for huge collections]."),
+        click.option("--atlas-size", type=click.Choice(["1024", "2048", "4096", "8192"]), default="2048",
+                     show_default=True, help="Width and height of each atlas page in pixels."),
+        click.option("--thumb-size", type=click.IntRange(32, 2048), default=256, show_default=True,
+                     help="Longest side of the per-image thumbnails shown when zoomed in."),
+        click.option("--lightbox-size", type=click.IntRange(64, 8192), default=1024, show_default=True,
+                     help="Longest side of the lightbox images (never upscaled)."),
+        click.option("--format", "image_format", type=click.Choice(["webp", "jpeg"]), default="webp",
+                     show_default=True, help="Image format of atlases and thumbnails."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random seed: the same images and seed give the same map."),
+        click.option("--max-images", type=click.IntRange(1, None), default=None,
+                     help="Use only the first N images (in path order): for a quick try of a big collection."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where feature vectors are cached by image content [default: ~/.cache/pixmap]; "
+                          "'none' turns the cache off."),
+        click.option("--artifacts-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where features.npy, layouts, clusters and config.json go "
+                          "[default: <out>-artifacts beside the site; not part of the site]."),
+        click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
+        click.option("--force", is_flag=True,
+                     help="Replace an existing map in --out (only a folder pixmap wrote; others are never touched)."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--verbose", is_flag=True, help="Debug logging."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _run_build(images, metadata, out, **kw):
+    from .pipeline import BuildError, build
+
+    quiet, verbose = kw.pop("quiet"), kw.pop("verbose")
+    _setup_logging(verbose)
+    kw["atlas_size"] = int(kw["atlas_size"])
+    kw["weights"] = kw["weights"] or "default"
+    args = dict(images=list(images) if len(images) > 1 else images[0], metadata=metadata, out_dir=out,
+                force=kw.pop("force"), cache_dir=kw.pop("cache_dir"), artifacts_dir=kw.pop("artifacts_dir"),
+                title=kw.pop("title"), progress=not quiet)
+    try:
+        result = build(**args, **kw)
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Map of {result.n_images} images written to {result.out_dir}")
+    click.echo(f"Artifacts (features, layouts, config; not for publishing): {result.artifacts_dir}")
+    if result.skipped:
+        click.echo(f"{len(result.skipped)} file(s) skipped:", err=True)
+        for path, reason in result.skipped:
+            click.echo(f"  {path}: {reason}", err=True)
+    if result.metadata_unmatched:
+        click.echo(f"{len(result.metadata_unmatched)} metadata row(s) matched no image:", err=True)
+        for line, name, reason in result.metadata_unmatched[:50]:
+            click.echo(f"  line {line} ({name}): {reason}", err=True)
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pixmap")
+def main():
+    """pixmap: build a static WebGL map of an image collection, and serve it."""
+
+
+@main.command()
+@click.option("--images", "-i", multiple=True, required=True,
+              help="A folder of images (searched recursively), a glob such as 'photos/**/*.jpg', or an image "
+                   "file. Repeat to combine several.")
+@click.option("--metadata", "-m", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV or JSON with a 'filename' column (relative path or unique basename) and any other "
+                   "columns: category, tags (a|b), description, permalink, year, label, lat, lng have meaning.")
+@click.option("--out", "-o", type=click.Path(file_okay=True), default="pixmap-map", show_default=True,
+              help="Output folder: the website. Must be new or empty, or an earlier map with --force.")
+@build_options
+def build(images, metadata, out, **kw):
+    """Build the map website of a collection of images."""
+    _run_build(images, metadata, out, **kw)
+    click.echo(f"View it with:  pixmap serve {out}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), default="pixmap-map")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 makes the map visible to other machines on your network.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the map in the web browser.")
+def serve(folder, port, host, open_browser):
+    """Serve a built map folder over HTTP (Ctrl-C to stop)."""
+    from .serve import serve as run
+
+    try:
+        run(Path(folder), host=host, port=port, open_browser=open_browser)
+    except (OSError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def demo_collection() -> Path:
+    """The bundled demo collection: package data when installed, else the repository's datasets/."""
+    from importlib import resources
+
+    candidates = []
+    try:
+        candidates.append(Path(str(resources.files("pixmap.datasets"))) / "aic-paintings")
+    except (ModuleNotFoundError, TypeError):
+        pass
+    candidates.append(Path(__file__).resolve().parent.parent / "datasets" / "aic-paintings")
+    for path in candidates:
+        if (path / "metadata.csv").exists():
+            return path
+    raise click.ClickException("the demo collection is missing from this installation; reinstall pixmap")
+
+
+@main.command()
+@click.option("--out", "-o", type=click.Path(), default="pixmap-demo", show_default=True,
+              help="Where to write the demo map.")
+@click.option("--rebuild", is_flag=True, help="Build again even if --out already holds the demo map.")
+@click.option("--no-serve", is_flag=True, help="Only build; do not start the server.")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to serve on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the map in the web browser.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(out, rebuild, no_serve, port, open_browser, quiet):
+    """Build the bundled demo (267 public-domain paintings, fully offline) and serve it."""
+    from .site import MARKER
+
+    folder = demo_collection()
+    out_path = Path(out)
+    if (out_path / MARKER).exists() and not rebuild:
+        click.echo(f"{out} already holds a map; serving it (--rebuild builds it again)")
+    else:
+        _setup_logging(False)
+        from .pipeline import BuildError, build as run_build
+
+        try:
+            result = run_build(images=folder, metadata=folder / "metadata.csv", out_dir=out_path,
+                               force=rebuild, title="Paintings from the Art Institute of Chicago",
+                               progress=not quiet)
+        except BuildError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Demo map of {result.n_images} paintings written to {result.out_dir}")
+    if not no_serve:
+        from .serve import serve as run
+
+        run(out_path, port=port, open_browser=open_browser)
+
+
+if __name__ == "__main__":
+    main()

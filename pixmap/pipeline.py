@@ -1,0 +1,364 @@
+"""The build: images -> features -> layout -> hotspots -> atlases -> site. The Python API behind the CLI.
+
+Each image is read and decoded once. One pass streams every image through a thread pool that writes its
+lightbox image and thumbnail and returns its atlas cell and model input; the main thread packs the cells
+into atlas pages and feeds the model in batches while the pool decodes the next images. Everything after
+that works on arrays.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import platform
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import __version__, atlas, clusters, features, images, metadata, models, site, sources
+from .layouts import umap as umap_layouts
+
+log = logging.getLogger("pixmap")
+
+DEFAULTS = dict(
+    model=models.DEFAULT_MODEL, weights="default", batch_size=32,
+    n_neighbors=15, min_dist=0.1, metric="cosine", pca_components=50,
+    min_cluster_size=None, max_clusters=20,
+    cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
+    seed=0, max_images=None, max_pixels=images.MAX_PIXELS,
+)
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    artifacts_dir: Path
+    n_images: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)       # (path, reason)
+    metadata_unmatched: list[tuple[int, str, str]] = field(default_factory=list)  # (line, filename, reason)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)           # seconds per stage
+    n_computed: int = 0                                                 # feature vectors not in the cache
+
+
+class BuildError(Exception):
+    """The build cannot go on (no images, bad options, an unwritable folder...)."""
+
+
+@dataclass
+class _Done:
+    key: str
+    size: tuple[int, int]
+    cell: object            # PIL image for the atlas
+    model_input: np.ndarray | None
+    vector: np.ndarray | None
+
+
+@dataclass
+class _Skip:
+    reason: str
+
+
+def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=None, metadata=None,
+          force: bool = False, cache_dir=None, artifacts_dir=None, title: str | None = None,
+          progress: bool = True, **options) -> BuildResult:
+    """Build a map of the images at `images` (a folder, a glob with **, a file, or a list of them).
+
+    `metadata`: a CSV or JSON file keyed by `filename`. `out_dir`: the site folder (must not exist,
+    be empty, or be an earlier pixmap map with force=True). Options are those of DEFAULTS; see
+    `pixmap build --help` for their meaning. Returns a BuildResult.
+    """
+    images = images if images is not None else images_path
+    metadata_file = metadata if metadata is not None else metadata_path
+    if images is None:
+        raise BuildError("no images given: pass a folder, a glob or a list of image files")
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown build option(s): {', '.join(sorted(unknown))}")
+    opts = {**DEFAULTS, **options}
+    _check_options(opts)
+    out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
+    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else out_dir.with_name(out_dir.name + "-artifacts")
+    if cache_dir is None:
+        cache_dir = features.default_cache_dir()
+    elif str(cache_dir).lower() == "none":
+        cache_dir = None
+    t_all = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    try:
+        site.check_output(out_dir, force)
+    except site.OutputError as exc:
+        raise BuildError(str(exc)) from None
+
+    # ---- sources and metadata
+    t = time.perf_counter()
+    try:
+        root, srcs = sources.find_images(images, max_images=opts["max_images"])
+    except sources.SourceError as exc:
+        raise BuildError(str(exc)) from None
+    meta = None
+    if metadata_file:
+        try:
+            meta = metadata.load_metadata(Path(os.path.expanduser(str(metadata_file))), root, srcs)
+        except metadata.MetadataError as exc:
+            raise BuildError(str(exc)) from None
+        for line, name, reason in meta.unmatched:
+            log.warning("metadata line %s (%s): %s", line, name, reason)
+    log.info("found %d images under %s", len(srcs), root)
+    timings["sources"] = time.perf_counter() - t
+
+    staging = site.staging_folder(out_dir)
+    try:
+        result = _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir,
+                             title or root.name or "pixmap", progress, timings)
+        site.publish(staging, out_dir)
+    except BaseException:
+        import shutil
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    timings["total"] = time.perf_counter() - t_all
+    _write_config(artifacts, opts, images, metadata_file, result)
+    log.info("built %s: %d images, %d skipped, %.1f s", out_dir, result.n_images, len(result.skipped),
+             timings["total"])
+    return result
+
+
+def _check_options(opts: dict) -> None:
+    if opts["model"] not in models.MODEL_NAMES:
+        raise BuildError(f"unknown model {opts['model']!r}; choose one of {', '.join(models.MODEL_NAMES)}")
+    if opts["image_format"] not in ("webp", "jpeg"):
+        raise BuildError(f"image format must be webp or jpeg, not {opts['image_format']!r}")
+    for name in ("batch_size", "n_neighbors", "atlas_size", "thumb_size", "lightbox_size", "max_clusters"):
+        if int(opts[name]) < 1:
+            raise BuildError(f"{name.replace('_', '-')} must be at least 1")
+    if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
+        raise BuildError("cell-size must be between 8 and the atlas size")
+    if not 0 <= float(opts["min_dist"]) <= 1:
+        raise BuildError("min-dist must be between 0 and 1")
+
+
+def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, title, progress, timings):
+    from tqdm.auto import tqdm
+
+    data = staging / "data"
+    for sub in ("thumbs", "lightbox", "atlas", "layouts"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    ext = "webp" if opts["image_format"] == "webp" else "jpg"
+    cell_size = int(opts["cell_size"] or atlas.auto_cell_size(len(srcs), int(opts["atlas_size"])))
+    weights = opts["weights"]
+    cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], weights))
+    in_size = models.input_size(opts["model"])
+
+    # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
+    warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
+    warm.start()
+
+    model_future: Future | None = None
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    def process(src) -> _Done | _Skip:
+        try:
+            raw = images.read(src.path)
+            key = features.content_hash(raw)
+            im, size = images.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
+        except images.ImageError as exc:
+            return _Skip(str(exc))
+        large = images.fit(im, opts["lightbox_size"])
+        (data / "lightbox" / f"{src.id}.{ext}").write_bytes(images.encode(large, opts["image_format"]))
+        thumb = images.fit(large, opts["thumb_size"])
+        (data / "thumbs" / f"{src.id}.{ext}").write_bytes(images.encode(thumb, opts["image_format"]))
+        box = atlas.cell_box(*thumb.size, cell_size)
+        cell = thumb.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0) if box != thumb.size else thumb
+        vector = cache.get(key)
+        model_input = images.square(large, in_size) if vector is None else None
+        return _Done(key, size, cell, model_input, vector)
+
+    kept, sizes, vectors, skipped, meta_rows = [], [], [], [], []
+    pending: list[tuple[int, str, np.ndarray]] = []
+    model_time = [0.0]
+    n_computed = 0
+
+    def run_batch():
+        nonlocal n_computed
+        model = model_future.result()
+        t0 = time.perf_counter()
+        out = model(np.stack([p[2] for p in pending]))
+        model_time[0] += time.perf_counter() - t0
+        for (i, _key, _), vec in zip(pending, out):
+            vectors[i] = vec
+        cache.put([p[1] for p in pending], out)
+        n_computed += len(pending)
+        pending.clear()
+
+    t = time.perf_counter()
+    n_workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+        writer = atlas.AtlasWriter(data / "atlas", len(srcs), size=int(opts["atlas_size"]),
+                                   cell_size=cell_size, fmt=opts["image_format"], executor=pool)
+        bar = tqdm(total=len(srcs), desc="images", unit="img", disable=not progress, smoothing=0.1)
+        for idx, src, res in _ordered(pool, process, srcs, ahead=max(64, 4 * int(opts["batch_size"]))):
+            bar.update(1)
+            if isinstance(res, _Skip):
+                skipped.append((str(src.path), res.reason))
+                log.warning("skipped %s: %s", src.path, res.reason)
+                continue
+            i = len(kept)
+            kept.append(src)
+            sizes.append(res.size)
+            meta_rows.append(meta.rows[idx] if meta is not None else None)
+            writer.add(i, res.cell)
+            vectors.append(res.vector)
+            if res.vector is None:
+                if model_future is None:  # TensorFlow is loaded only when some image is not cached
+                    model_future = loader.submit(models.load_model, opts["model"], weights)
+                pending.append((i, res.key, res.model_input))
+                if len(pending) >= int(opts["batch_size"]):
+                    run_batch()
+        if pending:
+            run_batch()
+        bar.close()
+        pages, cells = writer.close()
+    loader.shutdown()
+    n = len(kept)
+    timings["images_and_features"] = time.perf_counter() - t
+    timings["model_inference"] = model_time[0]
+    if n == 0:
+        reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
+        raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")
+    cache.save()
+    feats = np.stack(vectors).astype(np.float32)
+    cells = cells[:n]
+
+    # ---- layout
+    t = time.perf_counter()
+    print_stage(progress, f"layout: PCA + UMAP of {n} images")
+    reduced = umap_layouts.reduce_pca(feats, int(opts["pca_components"]), seed=int(opts["seed"]))
+    warm.join()
+    umap2d = umap_layouts.umap_layout(reduced, n_neighbors=int(opts["n_neighbors"]),
+                                      min_dist=float(opts["min_dist"]), metric=opts["metric"], dims=2,
+                                      seed=int(opts["seed"]), name="umap")
+    timings["layout"] = time.perf_counter() - t
+
+    # ---- hotspots
+    t = time.perf_counter()
+    print_stage(progress, "hotspots: HDBSCAN")
+    fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
+    categories = _column(fields, rows, "category")
+    clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
+                                   int(opts["max_clusters"]), int(opts["seed"]))
+    timings["hotspots"] = time.perf_counter() - t
+
+    # ---- site and artifacts
+    t = time.perf_counter()
+    manifest = site.base_manifest(title, n, f"pixmap {__version__}")
+    manifest["layouts"] = [site.write_layout(staging, umap2d)]
+    manifest["default_layout"] = "umap"
+    manifest["atlas"] = {"size": int(opts["atlas_size"]), "cell_size": cell_size, "format": opts["image_format"],
+                         "pages": [f"data/atlas/{p.name}" for p in pages], "cells": "data/atlas/cells.u16"}
+    np.ascontiguousarray(cells, dtype="<u2").tofile(data / "atlas" / "cells.u16")
+    manifest["thumbs"] = {"size": int(opts["thumb_size"]), "dir": "data/thumbs", "ext": ext}
+    manifest["lightbox"] = {"size": int(opts["lightbox_size"]), "dir": "data/lightbox", "ext": ext}
+    np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
+    manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
+                            "hotspots": [h.to_json() for h in clustering.hotspots]}
+    ids = [s.id for s in kept]
+    site.write_metadata(data / "metadata.json", ids, fields, rows)
+    site.write_manifest(staging, manifest)
+    site.copy_viewer(staging)
+    site.mark(staging)
+
+    artifacts.mkdir(parents=True, exist_ok=True)
+    np.save(artifacts / "features.npy", feats)
+    np.save(artifacts / "layout_umap.npy", umap2d.positions.astype(np.float32))
+    np.save(artifacts / "clusters.npy", clustering.labels.astype(np.int32))
+    with open(artifacts / "images.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "path", "width", "height"])
+        for s, (wd, ht) in zip(kept, sizes):
+            w.writerow([s.id, str(s.path), wd, ht])
+    timings["site"] = time.perf_counter() - t
+
+    return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
+                       metadata_unmatched=list(meta.unmatched) if meta else [],
+                       warnings=list(getattr(meta, "warnings", []) or []), timings=timings,
+                       n_computed=n_computed)
+
+
+def print_stage(progress: bool, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _ordered(pool, fn, items, ahead: int):
+    """Like pool.map(fn, items) in order, but with at most `ahead` results in flight (bounded memory)."""
+    queue: deque = deque()
+    it = iter(enumerate(items))
+    for idx, item in it:
+        queue.append((idx, item, pool.submit(fn, item)))
+        if len(queue) >= ahead:
+            break
+    while queue:
+        idx, item, fut = queue.popleft()
+        nxt = next(it, None)
+        if nxt is not None:
+            queue.append((nxt[0], nxt[1], pool.submit(fn, nxt[1])))
+        yield idx, item, fut.result()
+
+
+def _metadata_table(kept, sizes, meta, meta_rows):
+    """The fields and rows of metadata.json: filename, width, height, then every metadata column."""
+    extra = list(meta.fields) if meta is not None else []
+    renamed = [f if f not in ("filename", "width", "height") else f"{f} (metadata)" for f in extra]
+    fields = ["filename", "width", "height"] + renamed
+    rows = []
+    for src, (w, h), row in zip(kept, sizes, meta_rows):
+        values = [src.relpath, w, h]
+        values += [row.get(f) if row else None for f in extra]
+        rows.append(values)
+    return fields, rows
+
+
+def _column(fields, rows, name):
+    if name not in fields:
+        return None
+    j = fields.index(name)
+    return [r[j] for r in rows]
+
+
+def _versions() -> dict:
+    from importlib import metadata as md
+
+    out = {"python": platform.python_version(), "pixmap": __version__}
+    for dist in ("numpy", "pillow", "tensorflow", "tensorflow-cpu", "keras", "umap-learn", "pynndescent",
+                 "hdbscan", "scikit-learn", "numba"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_config(artifacts: Path, opts, images, metadata_file, result: BuildResult) -> None:
+    doc = {
+        "pixmap": __version__,
+        "images": [str(x) for x in images] if isinstance(images, (list, tuple)) else str(images),
+        "metadata": str(metadata_file) if metadata_file else None,
+        "out_dir": str(result.out_dir),
+        "options": {k: v for k, v in opts.items()},
+        "versions": _versions(),
+        "n_images": result.n_images,
+        "n_features_computed": result.n_computed,
+        "skipped": [{"path": p, "reason": r} for p, r in result.skipped],
+        "metadata_unmatched": [{"line": ln, "filename": fn, "reason": r} for ln, fn, r in result.metadata_unmatched],
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+    (artifacts / "config.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")

@@ -1,0 +1,147 @@
+"""Site data: the manifest, compact binary arrays, one metadata file, and the viewer (docs/site-format.md).
+
+Also the care of output folders: a build writes into a fresh temporary folder beside the target and only
+replaces an existing map at the very end, and only when it was made by pixmap and --force was given.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .layouts.base import Layout, normalise
+
+FORMAT = "pixmap-site"
+VERSION = 1
+MARKER = ".pixmap-site"
+
+
+class OutputError(Exception):
+    """The output folder cannot be written as asked."""
+
+
+# ----------------------------------------------------------------------------------------- folders
+def check_output(out_dir: Path, force: bool) -> None:
+    """Refuse to touch a folder that holds anything unless it is a pixmap map and force is given."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} exists and is a file; choose another --out folder")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    if not (out_dir / MARKER).exists():
+        raise OutputError(
+            f"{out_dir} already exists, is not empty and was not made by pixmap, so it is left untouched; "
+            "choose another --out folder")
+    if not force:
+        raise OutputError(f"{out_dir} already holds a map; pass --force to replace it, "
+                          "or choose another --out folder")
+
+
+def staging_folder(out_dir: Path) -> Path:
+    """A fresh folder beside out_dir to build into, so a failed build never harms an existing map."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+
+
+def publish(staging: Path, out_dir: Path) -> None:
+    """Move the finished staging folder to out_dir, replacing an old map (checked by check_output)."""
+    out_dir = Path(out_dir)
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{datetime.now():%Y%m%d%H%M%S%f}")
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------- viewer
+def viewer_folder() -> Path:
+    """The viewer's files: shipped as package data (pixmap.viewer), or the repository's viewer/."""
+    try:
+        path = Path(str(resources.files("pixmap.viewer")))
+        if (path / "index.html").exists():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    path = Path(__file__).resolve().parent.parent / "viewer"
+    if (path / "index.html").exists():
+        return path
+    raise OutputError("the viewer's files are missing from this installation of pixmap; reinstall it")
+
+
+def copy_viewer(site: Path) -> None:
+    src = viewer_folder()
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if "__pycache__" in rel.parts or path.suffix == ".pyc" or rel.name == "__init__.py":
+            continue
+        if path.is_dir():
+            (site / rel).mkdir(parents=True, exist_ok=True)
+        else:
+            (site / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, site / rel)
+
+
+# ----------------------------------------------------------------------------------------- data
+def _json_value(v):
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, (int, str, bool)):
+        return v
+    return str(v)
+
+
+def write_metadata(path: Path, ids: list[str], fields: list[str], rows: list[list]) -> None:
+    doc = {"ids": ids, "fields": fields, "rows": [[_json_value(v) for v in row] for row in rows]}
+    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def write_layout(site: Path, layout: Layout) -> dict:
+    """Write one layout's positions (normalised) and lines; return its manifest entry."""
+    norm = normalise(layout)
+    folder = site / "data" / "layouts"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.ascontiguousarray(norm.positions, dtype="<f4").tofile(folder / f"{layout.name}.f32")
+    entry = {"name": layout.name, "label": layout.label, "dims": layout.dims,
+             "file": f"data/layouts/{layout.name}.f32"}
+    if norm.labels:
+        entry["labels"] = [{k: _json_value(v) for k, v in lab.items()} for lab in norm.labels]
+    if norm.lines:
+        lines = [[round(float(v), 5) for v in line.ravel()] for line in norm.lines]
+        (folder / f"{layout.name}-lines.json").write_text(json.dumps(lines, separators=(",", ":")))
+        entry["lines"] = f"data/layouts/{layout.name}-lines.json"
+    if norm.point_size is not None:
+        entry["point_size"] = norm.point_size
+    if layout.group:
+        entry["group"] = layout.group
+        entry["params"] = {k: _json_value(v) for k, v in layout.params.items()}
+    return entry
+
+
+def write_manifest(site: Path, manifest: dict) -> None:
+    (site / "data" / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
+                                                 encoding="utf-8")
+
+
+def base_manifest(title: str, count: int, generator: str) -> dict:
+    return {"format": FORMAT, "version": VERSION, "generator": generator, "title": title,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "count": count,
+            "metadata": "data/metadata.json"}
+
+
+def mark(site: Path) -> None:
+    (site / MARKER).write_text("This folder was written by pixmap; `pixmap build --force` may replace it.\n")

@@ -1,0 +1,55 @@
+"""Shared fixtures: real builds of real images, made once per test session."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "datasets" / "aic-paintings"
+XSS = '<img src=x onerror="window.__xss=1">'
+# Tests and benchmarks may read the shared datasets beside the project; the project works without them.
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def demo_metadata(tmp_path_factory) -> Path:
+    """The demo's metadata.csv with hostile text in the first painting's title (an XSS probe)."""
+    folder = tmp_path_factory.mktemp("meta")
+    with open(DEMO / "metadata.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["title"] = XSS
+    rows[0]["description"] = "A <b>bold</b> claim & more"
+    fields = list(rows[0].keys())
+    path = folder / "metadata.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_site_result(tmp_path_factory, demo_metadata):
+    """A real build (real TensorFlow model, UMAP, HDBSCAN) of the whole bundled demo collection."""
+    import pixmap
+
+    tmp = tmp_path_factory.mktemp("demo-build")
+    return pixmap.build(images=DEMO, metadata=demo_metadata, out_dir=tmp / "site",
+                        cache_dir=tmp / "cache", progress=False)
+
+
+@pytest.fixture(scope="session")
+def built_site(built_site_result) -> Path:
+    """The folder of a site built by the real pipeline from the demo paintings (first title is an XSS probe)."""
+    return built_site_result.out_dir
+
+
+@pytest.fixture(scope="session")
+def flowers() -> Path:
+    path = SHARED_DATASETS / "flowers5"
+    if not (path / "metadata.csv").exists():
+        pytest.skip("the flowers5 data set is not beside the project")
+    return path

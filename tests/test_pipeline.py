@@ -1,0 +1,125 @@
+"""End-to-end builds with every real component: TensorFlow model, UMAP, HDBSCAN, Pillow."""
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pixmap
+from pixmap.pipeline import BuildError
+
+from .conftest import DEMO, XSS
+
+
+def test_demo_build_writes_a_complete_site(built_site_result):
+    res = built_site_result
+    site = res.out_dir
+    assert res.n_images == 267 and res.skipped == []
+    man = json.loads((site / "data" / "manifest.json").read_text())
+    assert man["format"] == "pixmap-site" and man["count"] == 267
+    assert (site / "index.html").exists() and (site / ".pixmap-site").exists()
+
+    # every path in the manifest is relative and exists
+    paths = [man["metadata"], man["atlas"]["cells"], man["clusters"]["file"], *man["atlas"]["pages"],
+             *[lay["file"] for lay in man["layouts"]]]
+    for p in paths:
+        assert not p.startswith(("/", "http:", "https:")) and (site / p).exists(), p
+
+    meta = json.loads((site / "data" / "metadata.json").read_text())
+    ids = meta["ids"]
+    assert len(ids) == len(set(ids)) == 267
+    fields = meta["fields"]
+    assert fields[:3] == ["filename", "width", "height"] and "title" in fields and "category" in fields
+    row0 = dict(zip(fields, meta["rows"][0]))
+    assert row0["title"] == XSS  # stored as data; the viewer escapes it
+    assert row0["width"] == 640 and row0["height"] == 481
+
+    pos = np.fromfile(site / man["layouts"][0]["file"], dtype="<f4").reshape(267, 2)
+    assert np.isfinite(pos).all() and np.abs(pos).max() <= 1.0001 and np.abs(pos).max() > 0.99
+    cells = np.fromfile(site / man["atlas"]["cells"], dtype="<u2").reshape(267, 5)
+    assert (cells[:, 3] > 0).all() and (cells[:, 4] <= man["atlas"]["cell_size"]).all()
+    labels = np.fromfile(site / man["clusters"]["file"], dtype="<i4")
+    assert labels.shape == (267,)
+
+    spots = man["clusters"]["hotspots"]
+    assert 2 <= len(spots) <= 20
+    assert [h["size"] for h in spots] == sorted((h["size"] for h in spots), reverse=True)
+    periods = {r[fields.index("category")] for r in meta["rows"]}
+    for h in spots:
+        assert labels[h["representative"]] == h["id"] and (labels == h["id"]).sum() == h["size"]
+        assert h["label"].split(" (")[0] in periods  # labelled by the most common period
+
+    # per image: a thumbnail and a lightbox image in a browser format, never upscaled
+    from PIL import Image
+    for i in (0, 100, 266):
+        with Image.open(site / man["thumbs"]["dir"] / f"{ids[i]}.{man['thumbs']['ext']}") as im:
+            assert im.format == "WEBP" and max(im.size) == 256
+        with Image.open(site / man["lightbox"]["dir"] / f"{ids[i]}.{man['lightbox']['ext']}") as im:
+            assert max(im.size) == 640  # source is 640 px: not upscaled to 1024
+    assert not list((site / "data").rglob("*.json"))[3:]  # manifest, metadata, nothing per image
+
+
+def test_artifacts(built_site_result):
+    art = built_site_result.artifacts_dir
+    assert art != built_site_result.out_dir and not str(art).startswith(str(built_site_result.out_dir) + "/")
+    feats = np.load(art / "features.npy")
+    assert feats.shape == (267, 1280) and feats.dtype == np.float32 and np.isfinite(feats).all()
+    assert np.load(art / "layout_umap.npy").shape == (267, 2)
+    assert np.load(art / "clusters.npy").shape == (267,)
+    rows = list(csv.reader(open(art / "images.csv", encoding="utf-8")))
+    assert rows[0] == ["id", "path", "width", "height"] and len(rows) == 268
+    cfg = json.loads((art / "config.json").read_text())
+    assert cfg["options"]["model"] == "efficientnet-lite0" and "umap-learn" in cfg["versions"]
+    assert cfg["n_features_computed"] == 267
+
+
+def test_layout_groups_similar_paintings(built_site_result):
+    """The map means something: a painting's map neighbours share its period far more than chance."""
+    site = built_site_result.out_dir
+    meta = json.loads((site / "data" / "metadata.json").read_text())
+    cat = np.array([r[meta["fields"].index("category")] for r in meta["rows"]])
+    pos = np.load(built_site_result.artifacts_dir / "layout_umap.npy")
+    d = ((pos[:, None] - pos[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :10]
+    score = (cat[nn] == cat[:, None]).mean()
+    chance = sum((cat == c).mean() ** 2 for c in set(cat))
+    assert score > 2 * chance, (score, chance)
+
+
+def test_rebuild_uses_the_cache_and_force_is_required(built_site_result, demo_metadata, tmp_path):
+    cache = built_site_result.out_dir.parent / "cache"
+    out = tmp_path / "again"
+    sub = tmp_path / "imgs"
+    sub.mkdir()
+    names = sorted(p.name for p in (DEMO / "images").iterdir())[:30]
+    for n in names:
+        shutil.copy(DEMO / "images" / n, sub / n)
+    res = pixmap.build(images=sub, out_dir=out, cache_dir=cache, progress=False)
+    assert res.n_images == 30 and res.n_computed == 0          # all 30 were in the demo build's cache
+    with pytest.raises(BuildError, match="--force"):
+        pixmap.build(images=sub, out_dir=out, cache_dir=cache, progress=False)
+    # adding images computes only the new ones (a flipped copy is new content)
+    from PIL import Image, ImageOps
+    with Image.open(sub / names[0]) as im:
+        ImageOps.mirror(im).save(sub / "mirrored.jpg")
+    res = pixmap.build(images=sub, out_dir=out, cache_dir=cache, force=True, progress=False)
+    assert res.n_images == 31 and res.n_computed == 1
+    assert (out / ".pixmap-site").exists()
+
+
+def test_never_overwrites_a_folder_pixmap_did_not_make(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    with pytest.raises(BuildError, match="not made by pixmap"):
+        pixmap.build(images=DEMO / "images", out_dir=out, force=True, progress=False, max_images=3)
+    assert (out / "notes.txt").read_text() == "precious"
+
+
+def test_no_images_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BuildError, match="empty"):
+        pixmap.build(images=tmp_path / "empty", out_dir=tmp_path / "o", progress=False)
