@@ -1,0 +1,36 @@
+import click
+from click.testing import CliRunner
+
+from pixmap.cli import main
+
+from .conftest import DEMO
+
+
+def test_every_option_has_help():
+    for name, cmd in main.commands.items():
+        for p in cmd.params:
+            if isinstance(p, click.Option):
+                assert p.help and len(p.help) > 10, f"pixmap {name} {p.opts} has no help text"
+        out = CliRunner().invoke(main, [name, "--help"])
+        assert out.exit_code == 0 and "Usage" in out.output
+
+
+def test_build_command_end_to_end_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "map"
+    args = ["build", "--images", str(DEMO / "images"), "--out", str(out), "--max-images", "12", "--quiet",
+            "--cache-dir", str(tmp_path / "cache")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "Map of 12 images" in r.output and (out / "data" / "manifest.json").exists()
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0 and "--force" in r.output
+    r = CliRunner().invoke(main, args + ["--force"])
+    assert r.exit_code == 0, r.output
+
+
+def test_bad_metadata_file_names_the_line(tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text('filename,title\na.jpg,"unterminated\n', encoding="utf-8")
+    r = CliRunner().invoke(main, ["build", "--images", str(DEMO / "images"), "--metadata", str(bad),
+                                  "--out", str(tmp_path / "o"), "--quiet"])
+    assert r.exit_code != 0 and "line" in r.output and "m.csv" in r.output

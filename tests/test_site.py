@@ -1,0 +1,55 @@
+import json
+
+import numpy as np
+import pytest
+
+from pixmap import site
+from pixmap.layouts.base import Layout, normalise
+
+
+def test_normalise_centres_and_scales_keeping_aspect():
+    lay = Layout("x", "X", np.array([[0, 0], [4, 2], [2, 1]], np.float32),
+                 labels=[{"text": "a", "x": 4, "y": 2}], point_size=0.4)
+    n = normalise(lay)
+    assert np.allclose(n.positions, [[-1, -0.5], [1, 0.5], [0, 0]])
+    assert n.labels[0]["x"] == 1 and n.labels[0]["y"] == 0.5
+    assert n.point_size == pytest.approx(0.2)
+
+
+def test_write_layout_and_metadata(tmp_path):
+    lay = Layout("date", "Date", np.array([[0, 0], [2, 2]], np.float32), labels=[{"text": "1880", "x": 0, "y": 0}],
+                 lines=[np.array([[0, 0], [2, 0]], np.float32)])
+    entry = site.write_layout(tmp_path, lay)
+    assert entry["file"] == "data/layouts/date.f32" and entry["dims"] == 2
+    pos = np.fromfile(tmp_path / entry["file"], "<f4").reshape(2, 2)
+    assert np.allclose(pos, [[-1, -1], [1, 1]])
+    assert json.loads((tmp_path / entry["lines"]).read_text()) == [[-1, -1, 1, -1]]
+    site.write_metadata(tmp_path / "m.json", ["a"], ["filename", "year"], [["a.jpg", np.int64(3)]])
+    assert json.loads((tmp_path / "m.json").read_text())["rows"] == [["a.jpg", 3]]
+
+
+def test_output_folder_rules(tmp_path):
+    site.check_output(tmp_path / "new", force=False)
+    (tmp_path / "empty").mkdir()
+    site.check_output(tmp_path / "empty", force=False)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "a.txt").write_text("x")
+    with pytest.raises(site.OutputError, match="not made by pixmap"):
+        site.check_output(theirs, force=True)
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    site.mark(ours)
+    with pytest.raises(site.OutputError, match="--force"):
+        site.check_output(ours, force=False)
+    site.check_output(ours, force=True)
+    staging = site.staging_folder(ours)
+    (staging / "new.txt").write_text("new")
+    site.publish(staging, ours)
+    assert (ours / "new.txt").exists() and not (ours / ".pixmap-site").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ours")] == []
+
+
+def test_viewer_is_found_and_copied(tmp_path):
+    site.copy_viewer(tmp_path)
+    assert (tmp_path / "index.html").exists()
