@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import __version__, atlas, clusters, features, images, metadata, models, site, sources
+from . import __version__, atlas, clusters, features, models, site, sources
+from . import images as imageio
+from . import metadata as metadataio
 from .layouts import umap as umap_layouts
 
 log = logging.getLogger("pixmap")
@@ -33,7 +35,7 @@ DEFAULTS = dict(
     n_neighbors=15, min_dist=0.1, metric="cosine", pca_components=50,
     min_cluster_size=None, max_clusters=20,
     cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
-    seed=0, max_images=None, max_pixels=images.MAX_PIXELS,
+    seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
 )
 
 
@@ -108,8 +110,8 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     meta = None
     if metadata_file:
         try:
-            meta = metadata.load_metadata(Path(os.path.expanduser(str(metadata_file))), root, srcs)
-        except metadata.MetadataError as exc:
+            meta = metadataio.load_metadata(Path(os.path.expanduser(str(metadata_file))), root, srcs)
+        except metadataio.MetadataError as exc:
             raise BuildError(str(exc)) from None
         for line, name, reason in meta.unmatched:
             log.warning("metadata line %s (%s): %s", line, name, reason)
@@ -167,19 +169,19 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
 
     def process(src) -> _Done | _Skip:
         try:
-            raw = images.read(src.path)
+            raw = imageio.read(src.path)
             key = features.content_hash(raw)
-            im, size = images.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
-        except images.ImageError as exc:
+            im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
+        except imageio.ImageError as exc:
             return _Skip(str(exc))
-        large = images.fit(im, opts["lightbox_size"])
-        (data / "lightbox" / f"{src.id}.{ext}").write_bytes(images.encode(large, opts["image_format"]))
-        thumb = images.fit(large, opts["thumb_size"])
-        (data / "thumbs" / f"{src.id}.{ext}").write_bytes(images.encode(thumb, opts["image_format"]))
+        large = imageio.fit(im, opts["lightbox_size"])
+        (data / "lightbox" / f"{src.id}.{ext}").write_bytes(imageio.encode(large, opts["image_format"]))
+        thumb = imageio.fit(large, opts["thumb_size"])
+        (data / "thumbs" / f"{src.id}.{ext}").write_bytes(imageio.encode(thumb, opts["image_format"]))
         box = atlas.cell_box(*thumb.size, cell_size)
         cell = thumb.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0) if box != thumb.size else thumb
         vector = cache.get(key)
-        model_input = images.square(large, in_size) if vector is None else None
+        model_input = imageio.square(large, in_size) if vector is None else None
         return _Done(key, size, cell, model_input, vector)
 
     kept, sizes, vectors, skipped, meta_rows = [], [], [], [], []
