@@ -39,6 +39,9 @@ DEFAULTS = dict(
 )
 
 
+MAX_PENDING = 2048   # model inputs held while the model loads (~300 MB at 224 px)
+
+
 @dataclass
 class BuildResult:
     out_dir: Path
@@ -87,6 +90,7 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
         raise TypeError(f"unknown build option(s): {', '.join(sorted(unknown))}")
     opts = {**DEFAULTS, **options}
     _check_options(opts)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
     artifacts = Path(artifacts_dir).resolve() if artifacts_dir else out_dir.with_name(out_dir.name + "-artifacts")
     if cache_dir is None:
@@ -189,17 +193,21 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     model_time = [0.0]
     n_computed = 0
 
-    def run_batch():
+    def run_batches(final=False):
+        """Feed the model every full batch (and, when final, the rest)."""
         nonlocal n_computed
         model = model_future.result()
-        t0 = time.perf_counter()
-        out = model(np.stack([p[2] for p in pending]))
-        model_time[0] += time.perf_counter() - t0
-        for (i, _key, _), vec in zip(pending, out):
-            vectors[i] = vec
-        cache.put([p[1] for p in pending], out)
-        n_computed += len(pending)
-        pending.clear()
+        bs = int(opts["batch_size"])
+        while len(pending) >= bs or (final and pending):
+            chunk = pending[:bs]
+            del pending[:bs]
+            t0 = time.perf_counter()
+            out = model(np.stack([p[2] for p in chunk]))
+            model_time[0] += time.perf_counter() - t0
+            for (i, _key, _), vec in zip(chunk, out):
+                vectors[i] = vec
+            cache.put([p[1] for p in chunk], out)
+            n_computed += len(chunk)
 
     t = time.perf_counter()
     n_workers = max(1, min(8, os.cpu_count() or 1))
@@ -223,10 +231,11 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
                 if model_future is None:  # TensorFlow is loaded only when some image is not cached
                     model_future = loader.submit(models.load_model, opts["model"], weights)
                 pending.append((i, res.key, res.model_input))
-                if len(pending) >= int(opts["batch_size"]):
-                    run_batch()
+                # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs in memory).
+                if len(pending) >= int(opts["batch_size"]) and (model_future.done() or len(pending) >= MAX_PENDING):
+                    run_batches()
         if pending:
-            run_batch()
+            run_batches(final=True)
         bar.close()
         pages, cells = writer.close()
     loader.shutdown()
