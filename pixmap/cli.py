@@ -30,10 +30,23 @@ def build_options(f):
                           "for offline use of inception_v3/resnet50 or your own fine-tuned weights."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
                      help="Images per model call."),
-        click.option("--n-neighbors", type=click.IntRange(2, 500), default=15, show_default=True,
-                     help="UMAP: neighbourhood size; larger keeps more global structure."),
-        click.option("--min-dist", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-                     help="UMAP: how tightly similar images are packed (0 = tight clumps)."),
+        click.option("--n-neighbors", default="15", show_default=True,
+                     help="UMAP: neighbourhood size; larger keeps more global structure. A list such as 5,15,50 "
+                          "also builds those variants, aligned, for the viewer's slider (the first is the main map)."),
+        click.option("--min-dist", default="0.1", show_default=True,
+                     help="UMAP: how tightly similar images are packed (0 = tight clumps); a list such as "
+                          "0.01,0.1 also builds variants."),
+        click.option("--layouts", default="auto", show_default=True,
+                     help="Comma-separated layouts to build: umap, umap-3d, grid, umap-spread, categorical, date, "
+                          "geographic, alphabetic, custom, umap-supervised. 'auto' builds every one the metadata "
+                          "allows (categorical needs --group-by's column, date a year/date column, geographic "
+                          "lat/lng, custom x/y(/z))."),
+        click.option("--group-by", default="category", show_default=True,
+                     help="Metadata column whose values make the blocks of the categorical layout."),
+        click.option("--sort-by", default=None,
+                     help="Metadata column the alphabetic layout sorts by [default: title, else filename]."),
+        click.option("--supervised", is_flag=True,
+                     help="Also build a supervised UMAP that pulls images with the same `label` column together."),
         click.option("--metric", default="cosine", show_default=True,
                      help="Distance between feature vectors for UMAP (cosine, euclidean, ...)."),
         click.option("--min-cluster-size", type=click.IntRange(2, None), default=None,
