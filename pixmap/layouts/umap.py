@@ -1,0 +1,390 @@
+"""UMAP layouts: PCA reduction, nearest neighbours, UMAP (2D, 3D, supervised) and a numba warm-up.
+
+The numba cost of umap-learn, and what this module does about it:
+- pynndescent's NNDescent compiles for ~20 s in every new process. `knn` avoids it with an exact
+  brute-force search (scikit-learn's chunked, multi-threaded ArgKmin; no numba) up to `EXACT_KNN_MAX`
+  points, and passes the result to UMAP as `precomputed_knn`, so UMAP never builds its own index.
+- UMAP's own functions (fuzzy simplicial set, layout optimiser) compile for ~4-6 s per process.
+  `warm_up()` pays that on a tiny input, e.g. in a thread while features are being computed.
+- `enable_numba_cache()` (called automatically; PIXMAP_NUMBA_CACHE=0 turns it off) switches numba's
+  on-disk cache on for umap-learn's and pynndescent's jitted functions, so a second process loads
+  the compiled code instead of compiling again.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+
+from .base import Layout
+
+# Above this many points `knn` switches from exact brute force to pynndescent (approximate). Measured on
+# 2 cores, d=50, k=15 (bench/bench_layouts.py --knn): exact 5 s at 30k, 7-15 s at 60k, 34-38 s at 100k;
+# pynndescent warm 0.5 / 1.3 / 3-11 s (recall 0.98-0.99), but its first call in a process compiles for
+# ~50 s without numba's cache and ~13 s with it (enable_numba_cache). The crossover is ~60k points with
+# the cache and ~110k without.
+EXACT_KNN_MAX = 75_000
+
+_EXACT_METRICS = ("cosine", "euclidean")
+_warm_lock = threading.Lock()
+_warmed: set = set()
+_cache_lock = threading.Lock()
+_cache_done = False
+
+
+def enable_numba_cache() -> int:
+    """Persist umap-learn's and pynndescent's numba compilations across processes.
+
+    Most of their jitted functions are not declared cache=True, so every new process recompiles them
+    (UMAP ~4 s, NNDescent ~20 s). This switches numba's on-disk cache on for each module-level
+    dispatcher whose Python function is jitted only once (umap's optimiser exists in a serial and a
+    parallel copy of one function; those share a cache key, so they are left alone). The cache lives
+    where numba puts it (the package's __pycache__, or the user's cache folder when that is read-only,
+    or NUMBA_CACHE_DIR) and is invalidated by numba when the library's source files change.
+    Set PIXMAP_NUMBA_CACHE=0 to skip. Idempotent; returns how many dispatchers it switched on.
+    """
+    global _cache_done
+    import os
+
+    with _cache_lock:
+        if _cache_done or os.environ.get("PIXMAP_NUMBA_CACHE", "1") == "0":
+            return 0
+        _cache_done = True
+        count = 0
+        try:
+            import importlib
+            import pkgutil
+
+            from numba.core.registry import CPUDispatcher
+
+            modules = []
+            for pkg in ("umap", "pynndescent"):
+                root = importlib.import_module(pkg)
+                for info in pkgutil.iter_modules(root.__path__):
+                    if "parametric" in info.name or info.name.startswith(("plot", "tests")):
+                        continue
+                    try:
+                        modules.append(importlib.import_module(f"{pkg}.{info.name}"))
+                    except Exception:  # optional extras (plotting, tensorflow) may be missing
+                        continue
+            by_func: dict[int, list] = {}
+            for mod in modules:
+                for obj in list(vars(mod).values()):
+                    if isinstance(obj, CPUDispatcher):
+                        group = by_func.setdefault(id(obj.py_func), [])
+                        if obj not in group:
+                            group.append(obj)
+            for group in by_func.values():
+                if len(group) == 1 and type(group[0]._cache).__name__ == "NullCache":
+                    group[0].enable_caching()
+                    count += 1
+        except Exception:  # the cache is an optimisation only
+            return count
+        return count
+
+
+def reduce_pca(features: np.ndarray, n_components: int = 50, seed: int = 0) -> np.ndarray:
+    """Project features onto their first principal components (float32, not whitened).
+
+    Keeps min(n, d, n_components) components; uses a randomized SVD for large inputs.
+    """
+    x = np.nan_to_num(np.asarray(features, dtype=np.float32), copy=False)
+    if x.ndim != 2:
+        raise ValueError(f"features must be 2-D, got shape {x.shape}")
+    n, d = x.shape
+    k = max(0, min(n, d, int(n_components)))
+    if n <= 1 or k == 0:
+        return np.zeros((n, k), dtype=np.float32)
+    from sklearn.decomposition import PCA
+
+    # "full" for small inputs; randomized SVD when we keep a small part of a large matrix; otherwise
+    # sklearn's own choice (covariance eigh when n >> d).
+    if max(n, d) <= 1000:
+        solver = "full"
+    elif k < 0.8 * min(n, d) and n * d > 5_000_000:
+        solver = "randomized"
+    else:
+        solver = "auto"
+    pca = PCA(n_components=k, whiten=False, svd_solver=solver, random_state=seed)
+    return np.ascontiguousarray(pca.fit_transform(x), dtype=np.float32)
+
+
+def _self_first(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make column 0 of every row the point itself at distance 0 (UMAP expects it)."""
+    n, k = idx.shape
+    rows = np.arange(n)
+    ok = idx[:, 0] == rows
+    if ok.all():
+        dist[:, 0] = 0
+        return idx, dist
+    for i in np.flatnonzero(~ok):
+        where = np.flatnonzero(idx[i] == i)
+        others = [j for j in range(k) if j not in set(where.tolist())][: k - 1]
+        idx[i] = np.concatenate([[i], idx[i, others]])
+        dist[i] = np.concatenate([[0.0], dist[i, others]])
+    dist[:, 0] = 0
+    return idx, dist
+
+
+def _pair_distances(x: np.ndarray, idx: np.ndarray, metric: str, chunk: int = 8192) -> np.ndarray:
+    """Distance (float64) from row i to rows idx[i, :], computed exactly, in chunks of rows."""
+    n, k = idx.shape
+    norms = np.linalg.norm(x.astype(np.float64), axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    dist = np.empty((n, k), dtype=np.float64)
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        q = x[a:b].astype(np.float64)
+        r = x[idx[a:b]].astype(np.float64)
+        if metric == "cosine":
+            d = 1.0 - np.einsum("ij,ikj->ik", q, r) / (safe[a:b, None] * safe[idx[a:b]])
+            d[(norms[a:b, None] == 0) | (norms[idx[a:b]] == 0)] = 1.0
+            dist[a:b] = np.clip(d, 0.0, 2.0)
+        else:
+            diff = q[:, None, :] - r
+            dist[a:b] = np.sqrt(np.einsum("ikj,ikj->ik", diff, diff))
+    return dist
+
+
+def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact kNN: sklearn's brute-force ArgKmin (chunked, multi-threaded, no numba) on euclidean
+    distances (of unit vectors for cosine: same ranking), then distances recomputed in float64."""
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = x.shape[0]
+    norms = np.linalg.norm(x, axis=1)
+    y = x / np.where(norms > 0, norms, 1)[:, None] if metric == "cosine" else x
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="euclidean").fit(y)
+    idx = nn.kneighbors(y, return_distance=False).astype(np.int64)
+    dist = _pair_distances(x, idx, metric)
+    self_col = idx == np.arange(n)[:, None]
+    dist[self_col] = -1.0
+    order = np.lexsort((idx, dist), axis=1)           # by distance, ties by index
+    idx = np.take_along_axis(idx, order, axis=1)
+    dist = np.take_along_axis(dist, order, axis=1)
+    return _self_first(idx, dist.astype(np.float32))
+
+
+def knn(x: np.ndarray, n_neighbors: int, metric: str = "cosine",
+        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The n_neighbors nearest neighbours of every row, itself included (column 0, distance 0).
+
+    Returns (indices int64 (n, k), distances float32 (n, k)), sorted by distance: the form
+    umap.UMAP(precomputed_knn=(indices, distances)) accepts. k = min(n_neighbors, n).
+    Exact (brute force, no numba) for cosine/euclidean up to EXACT_KNN_MAX points and for any sklearn
+    metric on small n; pynndescent (approximate, ~20 s compile per process) beyond.
+    """
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    n = x.shape[0]
+    k = int(min(max(1, n_neighbors), n))
+    if n == 0:
+        return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    if metric in _EXACT_METRICS and n <= EXACT_KNN_MAX:
+        return _exact_knn(x, k, metric)
+    if n <= 20_000 or k >= n:
+        from sklearn.neighbors import NearestNeighbors
+
+        nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric=metric).fit(x)
+        dist, idx = nn.kneighbors(x)
+        return _self_first(idx.astype(np.int64), dist.astype(np.float32))
+    enable_numba_cache()
+    from pynndescent import NNDescent
+
+    from numba.core.errors import NumbaWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaWarning)
+        index = NNDescent(
+            x, metric=metric, n_neighbors=k, random_state=seed,
+            n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))),
+            n_iters=max(5, int(round(np.log2(n)))),
+            max_candidates=60, low_memory=True, verbose=False,
+        )
+        idx, dist = index.neighbor_graph
+    return _self_first(np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float32))
+
+
+def _trivial_coords(x: np.ndarray, dims: int) -> np.ndarray:
+    """PCA coordinates (padded with zeros) for inputs too small for UMAP; 1 point -> origin."""
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64))
+    n = x.shape[0]
+    out = np.zeros((n, dims), dtype=np.float32)
+    if n <= 1:
+        return out
+    c = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(c, full_matrices=False)
+    m = min(dims, s.size)
+    out[:, :m] = (u[:, :m] * s[:m])
+    if not np.any(out):  # all points identical: a small circle so they stay apart
+        t = 2 * np.pi * np.arange(n) / n
+        out[:, 0], out[:, 1 % dims] = np.cos(t), np.sin(t)
+    return out
+
+
+def _layout_meta(dims: int, labels_given: bool, name: str | None):
+    if name is None:
+        name = "umap-supervised" if labels_given else ("umap" if dims == 2 else f"umap-{dims}d")
+    if labels_given:
+        label = "UMAP (supervised)"
+    else:
+        label = "UMAP" if dims == 2 else f"UMAP {dims}D"
+    return name, label
+
+
+def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
+                dims: int = 2, seed: int = 0, labels=None, name: str | None = None, *,
+                neighbors: tuple[np.ndarray, np.ndarray] | None = None,
+                n_epochs: int | None = None, init="spectral", target_weight: float = 0.5) -> Layout:
+    """UMAP of x (n, d) into `dims` dimensions, seeded: same input + seed -> identical positions.
+
+    labels: optional ints per row (-1 = unknown) -> supervised UMAP (target_metric "categorical").
+    neighbors: optional (indices, distances) from knn(x, >= n_neighbors, metric), to reuse across calls.
+    Inputs too small for UMAP (n < 8, or n < dims + 3) get PCA coordinates; n <= n_neighbors uses
+    n_neighbors = n - 1. Name defaults to "umap", "umap-3d" or "umap-supervised".
+    Note: random_state makes umap-learn run single-threaded; that is the price of reproducibility.
+    seed=None: not reproducible, but umap-learn runs its optimiser on all cores.
+    """
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D, got shape {x.shape}")
+    n = x.shape[0]
+    y = None
+    if labels is not None:
+        y = np.asarray(labels).astype(np.int64).reshape(-1)
+        if y.shape[0] != n:
+            raise ValueError(f"labels has {y.shape[0]} entries for {n} rows")
+    lname, llabel = _layout_meta(dims, y is not None, name)
+    k = int(min(n_neighbors, n - 1))
+    params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
+              "seed": None if seed is None else int(seed)}
+    if y is not None:
+        known = np.unique(y[y >= 0])
+        params["supervised"] = bool(known.size >= 2)
+        if known.size < 2:  # nothing to supervise with
+            y = None
+    if n < max(8, dims + 3) or k < 2:
+        pos = _trivial_coords(x, dims)
+        return Layout(name=lname, label=llabel, positions=pos, params=params | {"method": "pca"})
+
+    if neighbors is None or neighbors[0].shape[1] < k or neighbors[0].shape[0] != n:
+        neighbors = knn(x, k + 1 if k < n_neighbors else k, metric, seed=seed or 0)
+    kk = min(k if k < n_neighbors else n_neighbors, neighbors[0].shape[1])
+    idx = np.ascontiguousarray(neighbors[0][:, :kk])
+    dist = np.ascontiguousarray(neighbors[1][:, :kk], dtype=np.float32)
+
+    enable_numba_cache()
+    from umap import UMAP
+    from numba.core.errors import NumbaWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaWarning)
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
+        warnings.filterwarnings("ignore", message=".*n_neighbors is larger than the dataset.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+        model = UMAP(
+            n_neighbors=kk, min_dist=min_dist, n_components=dims, metric=metric,
+            random_state=seed, n_jobs=1 if seed is not None else -1,
+            precomputed_knn=(idx, dist), n_epochs=n_epochs,
+            init=init, target_metric="categorical", target_weight=target_weight,
+            low_memory=True, verbose=False,
+        )
+        pos = model.fit_transform(x, y=y)
+    pos = np.asarray(pos, dtype=np.float32)
+    if not np.isfinite(pos).all():  # never hand out NaNs: fall back to PCA for broken rows
+        bad = ~np.isfinite(pos).all(axis=1)
+        pos[bad] = _trivial_coords(x, dims)[bad]
+    return Layout(name=lname, label=llabel, positions=pos, params=params)
+
+
+def warm_up(dims=(2,), supervised: bool = False) -> None:
+    """Compile umap-learn's numba functions on a tiny input (safe to call from a thread, idempotent).
+
+    Takes the same code path as umap_layout (precomputed exact knn, spectral init, the seeded
+    single-threaded optimiser), so a later real fit in this process skips that compilation.
+    """
+    if isinstance(dims, int):
+        dims = (dims,)
+    with _warm_lock:
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 8)).astype(np.float32)
+        x[:32] += 3
+        for d in dims:
+            for sup in ((False, True) if supervised else (False,)):
+                key = (d, sup)
+                if key in _warmed:
+                    continue
+                labels = np.repeat([0, 1], 32) if sup else None
+                umap_layout(x, n_neighbors=10, dims=d, labels=labels, n_epochs=20)
+                _warmed.add(key)
+
+
+def procrustes_align(moving: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`moving` rotated/reflected, scaled and shifted to best match `target` (least squares)."""
+    a = np.asarray(target, dtype=np.float64)
+    b = np.asarray(moving, dtype=np.float64)
+    if b.shape[0] < 2:
+        return b.astype(np.float32)
+    ma, mb = a.mean(0), b.mean(0)
+    a0, b0 = a - ma, b - mb
+    u, s, vt = np.linalg.svd(b0.T @ a0)
+    rot = u @ vt
+    norm = (b0 ** 2).sum()
+    scale = s.sum() / norm if norm > 0 else 1.0
+    return (scale * b0 @ rot + ma).astype(np.float32)
+
+
+def variant_name(n_neighbors: int, min_dist: float, dims: int = 2) -> str:
+    base = "umap" if dims == 2 else f"umap-{dims}d"
+    return f"{base}-n{int(n_neighbors)}-d{min_dist:g}"
+
+
+def umap_variants(x: np.ndarray, n_neighbors_list=(5, 15, 50), min_dist_list=(0.01, 0.1, 0.5),
+                  seed: int = 0, metric: str = "cosine", dims: int = 2,
+                  reference: Layout | None = None, neighbors=None,
+                  init_from_reference: bool = True) -> list[Layout]:
+    """UMAP for every (n_neighbors, min_dist) pair, aligned to one another for a slider.
+
+    Neighbours are searched once (for the largest n_neighbors) and sliced for the others. The
+    reference is `reference` (e.g. the main "umap" layout) or else the pair nearest (15, 0.1), fitted
+    first; every other variant starts from the reference's positions (init) and is then
+    Procrustes-aligned to it (rotation/reflection, scale, shift), so sliding between variants moves
+    points as little as the parameters allow. Layouts: name "umap-n{k}-d{min_dist}", group "umap",
+    params {"n_neighbors", "min_dist"}; in the order of the lists (n_neighbors outer).
+    """
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    combos = [(int(k), float(d)) for k in n_neighbors_list for d in min_dist_list]
+    if not combos:
+        return []
+    kmax = max(k for k, _ in combos)
+    if neighbors is None or neighbors[0].shape[1] < min(kmax, x.shape[0]):
+        neighbors = knn(x, kmax, metric, seed=seed or 0)
+    ref_key = min(combos, key=lambda kd: (abs(np.log(kd[0] / 15)), abs(kd[1] - 0.1)))
+    results: dict[tuple, np.ndarray] = {}
+    if reference is not None:
+        ref_pos = np.asarray(reference.positions, dtype=np.float32)
+        rp = reference.params
+        if (rp.get("n_neighbors"), rp.get("min_dist")) in combos:
+            results[(int(rp["n_neighbors"]), float(rp["min_dist"]))] = ref_pos
+    else:
+        ref_pos = umap_layout(x, ref_key[0], ref_key[1], metric, dims, seed,
+                              neighbors=neighbors).positions
+        results[ref_key] = ref_pos
+    usable_init = ref_pos.shape[0] >= max(8, dims + 3) and np.isfinite(ref_pos).all()
+    for k, d in combos:
+        if (k, d) in results:
+            continue
+        init = "spectral"
+        if init_from_reference and usable_init:
+            init = ref_pos.astype(np.float32)
+        pos = umap_layout(x, k, d, metric, dims, seed, neighbors=neighbors, init=init).positions
+        results[(k, d)] = procrustes_align(pos, ref_pos)
+    out = []
+    for k, d in combos:
+        out.append(Layout(name=variant_name(k, d, dims), label=f"UMAP (n_neighbors={k}, min_dist={d:g})",
+                          positions=np.asarray(results[(k, d)], dtype=np.float32), group="umap",
+                          params={"n_neighbors": k, "min_dist": d, "metric": metric,
+                                  "seed": None if seed is None else int(seed)}))
+    return out

@@ -1,0 +1,126 @@
+"""pixmap.layouts.umap: PCA, exact kNN, seeded UMAP (2D, 3D, supervised), tiny inputs, warm-up."""
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from pixmap.layouts.base import normalise
+from pixmap.layouts.umap import knn, reduce_pca, umap_layout, warm_up
+
+
+def clustered(n=160, d=24, centres=4, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centres, d)) * 5
+    lab = rng.integers(0, centres, n)
+    return (c[lab] + rng.normal(size=(n, d))).astype(np.float32), lab
+
+
+def test_reduce_pca_shapes_and_dtype():
+    x, _ = clustered(120, 64)
+    for n_comp, want in ((50, 50), (10, 10), (500, 64)):
+        p = reduce_pca(x, n_comp)
+        assert p.shape == (120, want) and p.dtype == np.float32
+    assert reduce_pca(x[:7], 50).shape == (7, 7)
+    assert reduce_pca(x[:1], 50).shape == (1, 1)
+    assert reduce_pca(x[:0], 50).shape[0] == 0
+    # deterministic, and the first component carries the most variance
+    p1, p2 = reduce_pca(x, 10, seed=3), reduce_pca(x, 10, seed=3)
+    assert np.array_equal(p1, p2)
+    assert p1[:, 0].var() >= p1[:, 1].var()
+
+
+@pytest.mark.parametrize("metric,scipy_metric", [("cosine", "cosine"), ("euclidean", "euclidean"),
+                                                 ("manhattan", "cityblock")])
+def test_knn_exact_matches_brute_force(metric, scipy_metric):
+    x, _ = clustered(300, 16, seed=1)
+    idx, dist = knn(x, 10, metric)
+    assert idx.shape == dist.shape == (300, 10)
+    assert dist.dtype == np.float32
+    d = cdist(x.astype(np.float64), x.astype(np.float64), scipy_metric)
+    ref = np.argsort(d, axis=1, kind="stable")[:, :10]
+    assert (idx == ref).mean() > 0.999
+    np.testing.assert_allclose(dist, np.sort(d, axis=1)[:, :10], atol=1e-5)
+    assert (idx[:, 0] == np.arange(300)).all() and (dist[:, 0] == 0).all()
+    assert (np.diff(dist, axis=1) >= 0).all()
+
+
+def test_knn_self_first_with_duplicates_and_zero_vectors():
+    x, _ = clustered(50, 8)
+    x = np.vstack([x] + [x[:2]] * 8)          # 9 copies of rows 0 and 1
+    x[5] = 0
+    idx, dist = knn(x, 5, "cosine")
+    assert (idx[:, 0] == np.arange(len(x))).all()
+    assert (dist[:, 0] == 0).all() and np.isfinite(dist).all()
+    assert idx.shape == (len(x), 5)
+    i3, _ = knn(x[:3], 10)                      # k > n: k becomes n
+    assert i3.shape == (3, 3)
+
+
+def test_umap_reproducible_shape_dtype():
+    x, _ = clustered()
+    a = umap_layout(x, seed=7)
+    b = umap_layout(x, seed=7)
+    assert a.name == "umap" and a.dims == 2
+    assert a.positions.shape == (len(x), 2) and a.positions.dtype == np.float32
+    assert np.array_equal(a.positions, b.positions)
+    assert np.isfinite(a.positions).all()
+    assert a.params["n_neighbors"] == 15 and a.params["min_dist"] == 0.1
+    c = umap_layout(x, seed=8)
+    assert not np.array_equal(a.positions, c.positions)
+    normalise(a)
+
+
+def test_umap_keeps_clusters_apart():
+    x, lab = clustered(200, 24, centres=3, seed=2)
+    pos = umap_layout(x, seed=0).positions
+    centroid = np.stack([pos[lab == k].mean(0) for k in range(3)])
+    nearest = np.argmin(cdist(pos, centroid), axis=1)
+    assert (nearest == lab).mean() > 0.95
+
+
+def test_umap_3d_and_precomputed_neighbours():
+    x, _ = clustered(120)
+    nb = knn(x, 30)
+    l3 = umap_layout(x, dims=3, neighbors=nb)
+    assert l3.name == "umap-3d" and l3.positions.shape == (120, 3)
+    a = umap_layout(x, n_neighbors=10, neighbors=nb)
+    b = umap_layout(x, n_neighbors=10)
+    assert np.array_equal(a.positions, b.positions)   # sliced neighbours == fresh ones
+
+
+def test_umap_supervised_runs():
+    x, lab = clustered(150)
+    labels = lab.copy()
+    labels[::5] = -1                                   # unknown
+    sup = umap_layout(x, labels=labels)
+    assert sup.name == "umap-supervised" and sup.params["supervised"] is True
+    assert sup.positions.shape == (150, 2) and np.isfinite(sup.positions).all()
+    # a single known class cannot supervise: still runs, unsupervised
+    one = umap_layout(x, labels=np.where(labels > 0, 0, -1))
+    assert one.params["supervised"] is False and np.isfinite(one.positions).all()
+    with pytest.raises(ValueError):
+        umap_layout(x, labels=labels[:10])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 9, 15, 16, 17])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_umap_tiny_inputs(n, dims):
+    x, _ = clustered(max(n, 1), 10)
+    x = x[:n]
+    layout = umap_layout(x, dims=dims)
+    assert layout.positions.shape == (n, dims)
+    assert layout.positions.dtype == np.float32
+    assert np.isfinite(layout.positions).all()
+    if n >= 2:
+        normalise(layout)
+        assert len({tuple(p) for p in layout.positions.round(6)}) == n
+
+
+def test_umap_identical_points():
+    x = np.ones((4, 6), np.float32)
+    pos = umap_layout(x).positions
+    assert len({tuple(p) for p in pos.round(6)}) == 4
+
+
+def test_warm_up_is_idempotent():
+    warm_up()
+    warm_up(dims=(2,))
