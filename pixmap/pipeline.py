@@ -205,7 +205,10 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     def run_batches(final=False):
         """Feed the model every full batch (and, when final, the rest)."""
         nonlocal n_computed
-        model = model_future.result()
+        try:
+            model = model_future.result()
+        except models.ModelError as exc:
+            raise BuildError(str(exc)) from None
         bs = int(opts["batch_size"])
         while len(pending) >= bs or (final and pending):
             chunk = pending[:bs]
@@ -238,7 +241,8 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
             vectors.append(res.vector)
             if res.vector is None:
                 if model_future is None:  # TensorFlow is loaded only when some image is not cached
-                    model_future = loader.submit(models.load_model, opts["model"], weights)
+                    model_future = loader.submit(models.load_model, opts["model"], weights,
+                                                 batch_size=int(opts["batch_size"]))
                 pending.append((i, res.key, res.model_input))
                 # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs in memory).
                 if len(pending) >= int(opts["batch_size"]) and (model_future.done() or len(pending) >= MAX_PENDING):
