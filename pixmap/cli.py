@@ -30,10 +30,10 @@ def build_options(f):
                           "for offline use of inception_v3/resnet50 or your own fine-tuned weights."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
                      help="Images per model call."),
-        click.option("--n-neighbors", default="15", show_default=True,
+        click.option("--n-neighbors", default="10", show_default=True,
                      help="UMAP: neighbourhood size; larger keeps more global structure. A list such as 5,15,50 "
                           "also builds those variants, aligned, for the viewer's slider (the first is the main map)."),
-        click.option("--min-dist", default="0.1", show_default=True,
+        click.option("--min-dist", default="0.0", show_default=True,
                      help="UMAP: how tightly similar images are packed (0 = tight clumps); a list such as "
                           "0.01,0.1 also builds variants."),
         click.option("--layouts", default="auto", show_default=True,

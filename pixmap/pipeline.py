@@ -32,7 +32,7 @@ log = logging.getLogger("pixmap")
 
 DEFAULTS = dict(
     model=models.DEFAULT_MODEL, weights="default", batch_size=32,
-    n_neighbors=15, min_dist=0.1, metric="cosine", pca_components=50,
+    n_neighbors=10, min_dist=0.0, metric="cosine", pca_components=100,
     layouts="auto", group_by="category", sort_by=None, supervised=False,
     min_cluster_size=None, max_clusters=20,
     cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",

@@ -114,8 +114,8 @@ def test_geographic_and_custom_keep_everyone_in_place(geo_build):
         if r["x"] is not None and r["y"] is not None:
             assert custom[i].tolist() == [float(r["x"]), float(r["y"])], fn   # no shifting (PixPlot bug)
     names_built = [l["name"] for l in manifest(site)["layouts"]]
-    assert names_built == ["umap", "umap-n10-d0.1", "geographic", "custom", "alphabetic", "umap-supervised"]
-    variant = next(l for l in manifest(site)["layouts"] if l["name"] == "umap-n10-d0.1")
+    assert names_built == ["umap", "umap-n10-d0", "geographic", "custom", "alphabetic", "umap-supervised"]
+    variant = next(l for l in manifest(site)["layouts"] if l["name"] == "umap-n10-d0")
     assert variant["group"] == "umap" and variant["params"]["n_neighbors"] == 10
 
 

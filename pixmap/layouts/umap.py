@@ -236,7 +236,8 @@ def _layout_meta(dims: int, labels_given: bool, name: str | None):
 def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
                 dims: int = 2, seed: int = 0, labels=None, name: str | None = None, *,
                 neighbors: tuple[np.ndarray, np.ndarray] | None = None,
-                n_epochs: int | None = None, init="spectral", target_weight: float = 0.5) -> Layout:
+                n_epochs: int | None = None, init="spectral", target_weight: float = 0.5,
+                negative_sample_rate: int = 10) -> Layout:
     """UMAP of x (n, d) into `dims` dimensions, seeded: same input + seed -> identical positions.
 
     labels: optional ints per row (-1 = unknown) -> supervised UMAP (target_metric "categorical").
@@ -289,6 +290,7 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
             random_state=seed, n_jobs=1 if seed is not None else -1,
             precomputed_knn=(idx, dist), n_epochs=n_epochs,
             init=init, target_metric="categorical", target_weight=target_weight,
+            negative_sample_rate=negative_sample_rate,
             low_memory=True, verbose=False,
         )
         pos = model.fit_transform(x, y=y)
