@@ -5,6 +5,7 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,3 +54,25 @@ def flowers() -> Path:
     if not (path / "metadata.csv").exists():
         pytest.skip("the flowers5 data set is not beside the project")
     return path
+
+
+@pytest.fixture(scope="session")
+def geo_build(tmp_path_factory, built_site_result):
+    """The demo with made-up places and x/y for its first 30 paintings (some missing or bad; the other
+    paintings have no row at all), to exercise geographic, custom, variants and supervised UMAP."""
+    import pixmap
+
+    tmp = tmp_path_factory.mktemp("geo")
+    names = sorted(p.name for p in (DEMO / "images").iterdir())[:30]
+    rng = np.random.default_rng(0)
+    lines = ["filename,title,lat,lng,x,y,label"]
+    for i, n in enumerate(names):
+        lat, lng = (f"{rng.uniform(-60, 70):.3f}", f"{rng.uniform(-170, 170):.3f}") if i % 5 else ("", "")
+        x, y = (str(i), str(i * i % 7)) if i % 7 else ("", "3")
+        lines.append(f"images/{n},T{i},{lat},{lng},{x},{y},{'ab'[i % 2]}")
+    lines[3] = lines[3].replace(lines[3].split(",")[2], "not-a-number", 1)  # a bad value: kept as missing
+    (tmp / "m.csv").write_text("\n".join(lines) + "\n")
+    res = pixmap.build(images=DEMO, metadata=tmp / "m.csv", out_dir=tmp / "site", max_images=None,
+                       cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
+                       layouts="umap,geographic,custom,alphabetic", supervised=True, n_neighbors="5,10")
+    return res, names

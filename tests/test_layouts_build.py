@@ -72,25 +72,6 @@ def test_date_columns_are_ordered_and_undated_kept(built_site_result):
     assert any("no date" in l["text"] for l in lay["labels"])
 
 
-@pytest.fixture(scope="module")
-def geo_build(tmp_path_factory, built_site_result):
-    """30 paintings with made-up places and x/y, some missing, to exercise geographic and custom."""
-    tmp = tmp_path_factory.mktemp("geo")
-    names = sorted(p.name for p in (DEMO / "images").iterdir())[:30]
-    rng = np.random.default_rng(0)
-    lines = ["filename,title,lat,lng,x,y,label"]
-    for i, n in enumerate(names):
-        lat, lng = (f"{rng.uniform(-60, 70):.3f}", f"{rng.uniform(-170, 170):.3f}") if i % 5 else ("", "")
-        x, y = (str(i), str(i * i % 7)) if i % 7 else ("", "3")
-        lines.append(f"images/{n},T{i},{lat},{lng},{x},{y},{'ab'[i % 2]}")
-    lines[3] = lines[3].replace(",T2,", ",T2,") .replace(lines[3].split(",")[2], "not-a-number", 1)
-    (tmp / "m.csv").write_text("\n".join(lines) + "\n")
-    res = pixmap.build(images=DEMO, metadata=tmp / "m.csv", out_dir=tmp / "site", max_images=None,
-                       cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
-                       layouts="umap,geographic,custom,alphabetic", supervised=True, n_neighbors="5,10")
-    return res, names
-
-
 def test_geographic_and_custom_keep_everyone_in_place(geo_build):
     res, names = geo_build
     site = res.out_dir

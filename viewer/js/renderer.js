@@ -1,0 +1,514 @@
+// The map renderer: every image is a textured quad drawn by VERTEX PULLING. One
+// drawArrays(TRIANGLES, 6 * first, 6 * count) per group of atlas pages; the vertex shader reads
+// the image's position (current and target layout), atlas cell and hotspot from data textures by
+// gl_VertexID. Loaded thumbnails are a second draw of just those quads (listed in a small texture),
+// the lightbox-size image a third. No per-frame CPU work proportional to the number of images.
+//
+// Texture units: up to 5 in the vertex stage (positions A and B, atlas cell rectangles, hotspots,
+// a draw list), 1 in the fragment stage (atlas page group / thumbnail array / big image): within
+// any WebGL2 GPU's limits (at least 16 each; checked at start-up).
+// Atlas pages live in TEXTURE_2D_ARRAY layers; a group is as many pages as one array may hold
+// (MAX_ARRAY_TEXTURE_LAYERS and a memory cap), so big collections take one draw per group.
+// Images are drawn in "slot" order: sorted by atlas page, so each group is one contiguous range.
+
+import {createProgram, createDataTexture, createArrayTexture, dataTextureShape} from "./gl.js";
+import {mat4} from "./camera.js";
+import {MAP_VS, MAP_FS, LINE_VS, LINE_FS, PASSES, DIM, variant} from "./shaders.js";
+
+const GROUP_BYTES = 512 * 1024 * 1024; // largest single atlas array texture we allocate
+const BACKGROUND = [0.059, 0.067, 0.082];
+
+export class Renderer {
+  /**
+   * site: {count, cells: Uint16Array(5n), clusters: Int32Array(n), manifest}
+   */
+  constructor(gl, caps, site, {thumbSlots = 128} = {}) {
+    this.gl = gl;
+    this.caps = caps;
+    const n = (this.n = site.count);
+    const atlas = site.manifest.atlas;
+    if (caps.maxVertexUnits < 5 || caps.maxFragmentUnits < 1 || caps.maxCombinedUnits < 6) {
+      throw new Error("this GPU has too few texture units for the map (needs 5 in the vertex stage)");
+    }
+    this.atlasInv = 1 / atlas.size;
+    this.pageTexSize = Math.min(atlas.size, caps.maxTextureSize);
+    this.pageCount = atlas.pages.length;
+    const {width, height} = dataTextureShape(n, caps.maxTextureSize);
+    this.dataWidth = width;
+    this.dataHeight = height;
+
+    // ---- draw order: slots sorted by atlas page (stable) -------------------------------
+    const cells = site.cells;
+    const pageOf = (i) => cells[i * 5];
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) if (pageOf(i) < pageOf(i - 1)) sorted = false;
+    this.order = new Uint32Array(n); // slot -> image
+    this.slotOf = new Uint32Array(n); // image -> slot
+    if (sorted) {
+      for (let i = 0; i < n; i++) this.order[i] = this.slotOf[i] = i;
+    } else {
+      const counts = new Uint32Array(this.pageCount + 1);
+      for (let i = 0; i < n; i++) counts[pageOf(i) + 1]++;
+      for (let p = 1; p <= this.pageCount; p++) counts[p] += counts[p - 1];
+      for (let i = 0; i < n; i++) {
+        const s = counts[pageOf(i)]++;
+        this.order[s] = i;
+        this.slotOf[i] = s;
+      }
+    }
+
+    // ---- page groups: one array texture (one unit) and one draw each -------------------------
+    const cellSize = atlas.cell_size || 64;
+    this.atlasLevels = Math.max(1, Math.min(Math.floor(Math.log2(cellSize)) - 1, Math.floor(Math.log2(this.pageTexSize)) + 1));
+    const pageBytes = this.pageTexSize * this.pageTexSize * 4 * 1.34;
+    const perGroup = Math.max(1, Math.min(caps.maxArrayLayers, Math.floor(GROUP_BYTES / pageBytes)));
+    this.groups = [];
+    let slot = 0;
+    for (let base = 0; base < Math.max(1, this.pageCount); base += perGroup) {
+      const layers = Math.max(1, Math.min(perGroup, this.pageCount - base));
+      const first = slot;
+      while (slot < n && pageOf(this.order[slot]) < base + layers) slot++;
+      this.groups.push({base, layers, first, count: slot - first, tex: null, dirty: false});
+    }
+    for (const g of this.groups) g.tex = createArrayTexture(gl, this.pageTexSize, g.layers, this.atlasLevels);
+
+    // ---- per-image data in slot order: atlas cell rectangle (uv), page, hotspot ------------------
+    const rect = new Float32Array(width * height * 4);
+    const inv = this.atlasInv;
+    this.pageOfSlot = new Float32Array(n);
+    this.clusterOfSlot = new Int32Array(width * height).fill(-1);
+    const clusters = site.clusters;
+    for (let s = 0; s < n; s++) {
+      const i = this.order[s], c = i * 5, o = s * 4;
+      rect[o] = (cells[c + 1] + 0.5) * inv;
+      rect[o + 1] = (cells[c + 2] + 0.5) * inv;
+      rect[o + 2] = Math.max(0, cells[c + 3] - 1) * inv;
+      rect[o + 3] = Math.max(0, cells[c + 4] - 1) * inv;
+      this.pageOfSlot[s] = cells[c];
+      this.clusterOfSlot[s] = clusters[i];
+    }
+    this.rectTex = createDataTexture(gl, gl.RGBA32F, gl.RGBA, gl.FLOAT, width, height, rect);
+    this.clusterTex = createDataTexture(gl, gl.R32I, gl.RED_INTEGER, gl.INT, width, height, this.clusterOfSlot);
+
+    // ---- positions, thumbnails, lightbox-size image ----------------------------------------------
+    this.positions = new Map(); // key -> {tex, data (slot order, 4 floats)}
+    this.lines = new Map(); // key -> {vao, count}
+    this.thumbSize = 0;
+    this.thumbSlots = thumbSlots;
+    this.slotImage = new Int32Array(thumbSlots).fill(-1); // thumbnail layer -> image (-1: free)
+    this.thumbTex = createArrayTexture(gl, 1, 1, 1); // placeholder until the first thumbnail
+    this.thumbList = new Int32Array(thumbSlots * 4); // (draw slot, layer, 0, 0) per loaded thumbnail
+    this.thumbCount = 0;
+    this.thumbListTex = createDataTexture(gl, gl.RGBA32I, gl.RGBA_INTEGER, gl.INT, thumbSlots, 1, this.thumbList);
+    this.thumbListDirty = false;
+    this.thumbListCluster = -1;
+    this.thumbSplit = 0;
+    this.bigTex = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, this.bigTex);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+    this._texParams2D(gl.LINEAR);
+    this.bigImage = -1;
+
+    // ---- hotspot members: slots sorted by hotspot, one contiguous range per hotspot ------------
+    this.memberRanges = new Map(); // hotspot id -> [first, count] in memberList
+    const memberList = new Int32Array(width * height);
+    {
+      const counts = new Map();
+      for (let s = 0; s < n; s++) {
+        const c = this.clusterOfSlot[s];
+        counts.set(c, (counts.get(c) || 0) + 1);
+      }
+      let off = 0;
+      const fill = new Map();
+      for (const c of [...counts.keys()].sort((x, y) => x - y)) {
+        this.memberRanges.set(c, [off, counts.get(c)]);
+        fill.set(c, off);
+        off += counts.get(c);
+      }
+      for (let s = 0; s < n; s++) {
+        const c = this.clusterOfSlot[s];
+        const at = fill.get(c);
+        memberList[at] = s;
+        fill.set(c, at + 1);
+      }
+    }
+    this.memberSlots = memberList;
+    this.memberListTex = createDataTexture(gl, gl.R32I, gl.RED_INTEGER, gl.INT, width, height, memberList);
+
+    // ---- programs. Units: 0-2 positions A/B and cells, 3 image source, 4 list, 5 hotspots-----------------
+    this.programs = new Map(); // compiled on first use (or by warmUp): `${pass}${dims}${t}`
+    this.program("map", 2, false);
+    this.line = createProgram(gl, LINE_VS, LINE_FS);
+    this.emptyVao = gl.createVertexArray();
+    this.drawCalls = 0;
+  }
+
+  /** The program of a pass for a 2D (orthographic) or 3D (perspective) camera. */
+  program(name, dims, transition) {
+    const key = `${name}${dims}${transition ? "t" : ""}`;
+    let prog = this.programs.get(key);
+    if (prog) return prog;
+    const gl = this.gl;
+    const defines = {...PASSES[name], DIMS: dims, TRANSITION: transition ? 1 : 0};
+    prog = createProgram(gl, variant(MAP_VS, defines), variant(MAP_FS, defines));
+    const u = prog.u;
+    gl.useProgram(prog.program);
+    gl.uniform1i(u.uPosA, 0);
+    gl.uniform1i(u.uPosB, 1);
+    gl.uniform1i(u.uRect, 2);
+    if (u.uClusters) gl.uniform1i(u.uClusters, 5);
+    for (const sampler of ["uAtlas", "uThumbs", "uBig"]) if (u[sampler]) gl.uniform1i(u[sampler], 3);
+    if (u.uList) gl.uniform1i(u.uList, 4);
+    if (u.uDim) gl.uniform1f(u.uDim, DIM);
+    gl.uniform1i(u.uDataWidth, this.dataWidth);
+    if (u.uAtlasInv) gl.uniform1f(u.uAtlasInv, this.atlasInv);
+    this.programs.set(key, prog);
+    return prog;
+  }
+
+  /** Compile the other program variants in the background, one per task, so none stalls a frame. */
+  warmUp(dimsList = [2]) {
+    const todo = [];
+    for (const dims of dimsList) {
+      todo.push(["map", dims, false], ["map", dims, true], ["hover", dims, false], ["thumbs", dims, false],
+        ["members", dims, false], ["big", dims, false]);
+    }
+    this.warming = true;
+    const next = () => {
+      const job = todo.shift();
+      if (!job || this.gl.isContextLost()) {
+        this.warming = false;
+        return;
+      }
+      this.program(...job);
+      setTimeout(next, 16);
+    };
+    setTimeout(next, 100);
+  }
+
+  _texParams2D(filter) {
+    const gl = this.gl;
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, filter);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, filter);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  }
+
+  /** Upload atlas page `index` (an ImageBitmap at most pageTexSize square). */
+  uploadPage(index, bitmap) {
+    const gl = this.gl;
+    const g = this.groups.find((grp) => index >= grp.base && index < grp.base + grp.layers);
+    if (!g) return;
+    gl.bindTexture(gl.TEXTURE_2D_ARRAY, g.tex);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    const w = Math.min(bitmap.width, this.pageTexSize), h = Math.min(bitmap.height, this.pageTexSize);
+    gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, index - g.base, w, h, 1, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    g.dirty = this.atlasLevels > 1;
+  }
+
+  hasPositions(key) {
+    return this.positions.has(key);
+  }
+
+  /** Positions in image order (n x dims floats) -> RGBA32F texture in slot order (w: atlas page, -1 hidden). */
+  setPositions(key, positions, dims) {
+    const n = this.n;
+    const data = new Float32Array(this.dataWidth * this.dataHeight * 4);
+    for (let s = 0; s < n; s++) {
+      const i = this.order[s] * dims, o = s * 4;
+      const x = positions[i], y = positions[i + 1], z = dims > 2 ? positions[i + 2] : 0;
+      if (Number.isFinite(x) && Number.isFinite(y) && Number.isFinite(z)) {
+        data[o] = x; data[o + 1] = y; data[o + 2] = z; data[o + 3] = this.pageOfSlot[s];
+      } else {
+        data[o + 3] = -1; // NaN/inf positions (no coordinates in this layout) are not drawn
+      }
+    }
+    this._storePositions(key, data);
+  }
+
+  _storePositions(key, data) {
+    const gl = this.gl;
+    const old = this.positions.get(key);
+    if (old) {
+      gl.bindTexture(gl.TEXTURE_2D, old.tex);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, this.dataHeight, gl.RGBA, gl.FLOAT, data);
+      old.data = data;
+    } else {
+      const tex = createDataTexture(gl, gl.RGBA32F, gl.RGBA, gl.FLOAT, this.dataWidth, this.dataHeight, data);
+      this.positions.set(key, {tex, data});
+    }
+  }
+
+  /** Freeze an interrupted transition: key = mix(a, b, t), computed once (not per frame). */
+  snapshot(key, a, b, t) {
+    const da = this.positions.get(a).data, db = this.positions.get(b).data;
+    const out = new Float32Array(da.length);
+    for (let o = 0; o < da.length; o += 4) {
+      out[o] = da[o] + (db[o] - da[o]) * t;
+      out[o + 1] = da[o + 1] + (db[o + 1] - da[o + 1]) * t;
+      out[o + 2] = da[o + 2] + (db[o + 2] - da[o + 2]) * t;
+      out[o + 3] = t < 0.5 ? da[o + 3] : db[o + 3];
+    }
+    this._storePositions(key, out);
+  }
+
+  /** Position of image i under key, [x, y, z] (or null when hidden). */
+  positionOf(key, i) {
+    const p = this.positions.get(key);
+    if (!p) return null;
+    const o = this.slotOf[i] * 4;
+    return p.data[o + 3] < 0 ? null : [p.data[o], p.data[o + 1], p.data[o + 2]];
+  }
+
+  /** Polylines (flat [x0, y0, x1, y1, ...] lists) as GL line segments, one draw per layout. */
+  setLines(key, polylines) {
+    const gl = this.gl;
+    const segs = [];
+    for (const line of polylines || []) {
+      for (let j = 0; j + 3 < line.length; j += 2) segs.push(line[j], line[j + 1], line[j + 2], line[j + 3]);
+    }
+    if (!segs.length) return;
+    const vao = gl.createVertexArray();
+    gl.bindVertexArray(vao);
+    const buf = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array(segs), gl.STATIC_DRAW);
+    const loc = gl.getAttribLocation(this.line.program, "aPos");
+    gl.enableVertexAttribArray(loc);
+    gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+    gl.bindVertexArray(null);
+    this.lines.set(key, {vao, count: segs.length / 2});
+  }
+
+  /** The thumbnail draw list; images outside the highlighted hotspot first (drawn under its members). */
+  _rebuildThumbList(cluster = this.thumbListCluster) {
+    let k = 0;
+    this.thumbListCluster = cluster;
+    for (const wantMember of [false, true]) {
+      if (wantMember) this.thumbSplit = k;
+      for (let layer = 0; layer < this.thumbSlots; layer++) {
+        const image = this.slotImage[layer];
+        if (image < 0) continue;
+        const s = this.slotOf[image];
+        const member = cluster >= 0 && this.clusterOfSlot[s] === cluster;
+        if (member !== wantMember) continue;
+        this.thumbList[k * 4] = s;
+        this.thumbList[k * 4 + 1] = layer;
+        k++;
+      }
+    }
+    this.thumbCount = k;
+    this.thumbListDirty = true;
+  }
+
+  /** Put a square thumbnail bitmap (thumbSize x thumbSize) for `image` into layer `slot`. */
+  setThumb(slot, image, bitmap) {
+    const gl = this.gl;
+    if (this.thumbSize !== bitmap.width) {
+      // first use (or a size change): allocate the array; forget all slots
+      this.slotImage.fill(-1);
+      gl.deleteTexture(this.thumbTex);
+      this.thumbSize = bitmap.width;
+      this.thumbTex = createArrayTexture(gl, this.thumbSize, this.thumbSlots, 1);
+    }
+    this.slotImage[slot] = -1;
+    gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.thumbTex);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, slot, bitmap.width, bitmap.height, 1, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    this.slotImage[slot] = image; // keyed by image, set only once its pixels are in place
+    this._rebuildThumbList();
+  }
+
+  clearThumb(slot) {
+    this.slotImage[slot] = -1;
+    this._rebuildThumbList();
+  }
+
+  /** The one lightbox-size image drawn over its own quad. */
+  setBig(image, bitmap) {
+    const gl = this.gl;
+    gl.bindTexture(gl.TEXTURE_2D, this.bigTex);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    this.bigImage = image;
+  }
+
+  clearBig() {
+    this.bigImage = -1;
+  }
+
+  /** Regenerate atlas mipmaps of groups whose pages changed (once per upload batch, not per frame). */
+  _prepare() {
+    const gl = this.gl;
+    for (const g of this.groups) {
+      if (!g.dirty) continue;
+      gl.bindTexture(gl.TEXTURE_2D_ARRAY, g.tex);
+      gl.generateMipmap(gl.TEXTURE_2D_ARRAY);
+      g.dirty = false;
+    }
+  }
+
+  /** The part of a hotspot's member range whose images are on page group g. */
+  _memberSubRange(range, g) {
+    if (this.groups.length === 1) return range;
+    const key = `${range[0]}:${g.base}`;
+    let sub = this._subRanges && this._subRanges.get(key);
+    if (!sub) {
+      // member slots ascend within the range; slots of group g are [g.first, g.first + g.count)
+      const list = this.memberSlots;
+      let lo = range[0], hi = range[0] + range[1];
+      const lower = (v) => { let a = lo, b = hi; while (a < b) { const m = (a + b) >> 1; if (list[m] < v) a = m + 1; else b = m; } return a; };
+      const first = lower(g.first), end = lower(g.first + g.count);
+      sub = [first, end - first];
+      (this._subRanges || (this._subRanges = new Map())).set(key, sub);
+    }
+    return sub;
+  }
+
+  /**
+   * frame: {view, proj, depth (bool), a, b (position keys), t, sizeA, sizeB, minPx,
+   *         hover (image or -1), cluster (-1), lines: [{key, alpha}], big (image or -1)}
+   */
+  draw(f) {
+    const gl = this.gl;
+    this._prepare();
+    const W = gl.drawingBufferWidth, H = gl.drawingBufferHeight;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(0, 0, W, H);
+    gl.clearColor(BACKGROUND[0], BACKGROUND[1], BACKGROUND[2], 1);
+    gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
+    let calls = 0;
+
+    // lines beneath the images
+    if (f.lines && f.lines.length) {
+      gl.disable(gl.DEPTH_TEST);
+      gl.enable(gl.BLEND);
+      gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+      gl.useProgram(this.line.program);
+      gl.uniformMatrix4fv(this.line.u.uView, false, f.view);
+      gl.uniformMatrix4fv(this.line.u.uProj, false, f.proj);
+      for (const {key, alpha} of f.lines) {
+        const l = this.lines.get(key);
+        if (!l || alpha <= 0) continue;
+        gl.uniform4f(this.line.u.uColor, 0.62, 0.66, 0.74, 0.55 * alpha);
+        gl.bindVertexArray(l.vao);
+        gl.drawArrays(gl.LINES, 0, l.count);
+        calls++;
+      }
+      gl.disable(gl.BLEND);
+    }
+
+    if (f.depth) {
+      gl.enable(gl.DEPTH_TEST);
+      gl.depthFunc(gl.LEQUAL);
+    } else {
+      gl.disable(gl.DEPTH_TEST);
+    }
+    gl.bindVertexArray(this.emptyVao);
+    const A = this.positions.get(f.a), B = this.positions.get(f.b) || A;
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, A.tex);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, B.tex);
+    gl.activeTexture(gl.TEXTURE2);
+    gl.bindTexture(gl.TEXTURE_2D, this.rectTex);
+    gl.activeTexture(gl.TEXTURE5);
+    gl.bindTexture(gl.TEXTURE_2D, this.clusterTex);
+    const viewProj = mat4.multiply(f.proj, f.view);
+    const hoverSlot = f.hover >= 0 ? this.slotOf[f.hover] : -1;
+    const dims = f.depth ? 3 : 2;
+    const pxScale = f.proj[5] * 0.5 * H; // device px per view unit (at clip w = 1)
+    const transition = B !== A && f.t > 0;
+    const size = transition ? f.sizeA + (f.sizeB - f.sizeA) * f.t : f.sizeA;
+    const use = (name) => {
+      const prog = this.program(name, dims, transition), u = prog.u;
+      gl.useProgram(prog.program);
+      if (transition) gl.uniform1f(u.uT, f.t);
+      if (dims === 3) {
+        gl.uniformMatrix4fv(u.uViewProj, false, viewProj);
+        gl.uniform1f(u.uPxScale, pxScale);
+        gl.uniform1f(u.uMinPx, f.minPx);
+        gl.uniform1f(u.uSize, size);
+      } else {
+        gl.uniform4f(u.uView2D, viewProj[0], viewProj[5], viewProj[12], viewProj[13]);
+        gl.uniform1f(u.uSize, Math.max(size, f.minPx / pxScale));
+      }
+      gl.uniform2f(u.uClipScale, f.proj[0], f.proj[5]);
+      if (u.uHover) gl.uniform1i(u.uHover, hoverSlot);
+      if (u.uCluster) gl.uniform1i(u.uCluster, f.cluster);
+      return u;
+    };
+    const bindSource = (target, tex) => {
+      gl.activeTexture(gl.TEXTURE3);
+      gl.bindTexture(target, tex);
+    };
+    const bindList = (tex) => {
+      gl.activeTexture(gl.TEXTURE4);
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+    };
+    const members = f.cluster >= 0 ? this.memberRanges.get(f.cluster) : null;
+
+    // pass 1: every image from its atlas cell, one draw per page group (dimmed under a highlight)
+    let u = use("map");
+    gl.uniform1f(u.uShade, members ? DIM : 1);
+    for (const g of this.groups) {
+      if (!g.count) continue;
+      bindSource(gl.TEXTURE_2D_ARRAY, g.tex);
+      gl.uniform1f(u.uPageBase, g.base);
+      gl.drawArrays(gl.TRIANGLES, g.first * 6, g.count * 6);
+      calls++;
+    }
+    const thumbs = (from, to) => {
+      if (to <= from || f.thumbs === false) return;
+      bindList(this.thumbListTex);
+      if (this.thumbListDirty) {
+        gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.thumbSlots, 1, gl.RGBA_INTEGER, gl.INT, this.thumbList);
+        this.thumbListDirty = false;
+      }
+      u = use("thumbs");
+      gl.uniform1i(u.uListWidth, this.thumbSlots);
+      gl.uniform1i(u.uListOffset, from);
+      bindSource(gl.TEXTURE_2D_ARRAY, this.thumbTex);
+      gl.drawArrays(gl.TRIANGLES, 0, (to - from) * 6);
+      calls++;
+    };
+    if (this.thumbListCluster !== f.cluster) this._rebuildThumbList(f.cluster);
+    // pass 2: loaded thumbnails on top of their cells (outside a highlighted hotspot)
+    thumbs(0, this.thumbSplit);
+    // pass 3: a highlighted hotspot's members on top, outlined, then their thumbnails
+    if (members && members[1] > 0) {
+      u = use("members");
+      bindList(this.memberListTex);
+      gl.uniform1i(u.uListWidth, this.dataWidth);
+      for (const g of this.groups) {
+        // the members on this page group: a sub-range (member slots ascend, groups are slot ranges)
+        const [first, count] = this._memberSubRange(members, g);
+        if (!count) continue;
+        bindSource(gl.TEXTURE_2D_ARRAY, g.tex);
+        gl.uniform1f(u.uPageBase, g.base);
+        gl.uniform1i(u.uListOffset, first);
+        gl.drawArrays(gl.TRIANGLES, 0, count * 6);
+        calls++;
+      }
+    }
+    thumbs(this.thumbSplit, this.thumbCount);
+    // pass 4: the lightbox-size image of the image filling the view
+    if (f.big >= 0 && f.big === this.bigImage) {
+      u = use("big");
+      gl.uniform1i(u.uSlot, this.slotOf[f.big]);
+      bindSource(gl.TEXTURE_2D, this.bigTex);
+      gl.drawArrays(gl.TRIANGLES, 0, 6);
+      calls++;
+    }
+    // pass 5: the hovered image's outline
+    if (hoverSlot >= 0) {
+      u = use("hover");
+      gl.uniform1i(u.uSlot, hoverSlot);
+      gl.drawArrays(gl.TRIANGLES, 0, 6);
+      calls++;
+    }
+    gl.bindVertexArray(null);
+    this.drawCalls = calls;
+  }
+}
