@@ -42,6 +42,10 @@ def normalise(layout: Layout) -> Layout:
     for line in layout.lines:
         lo[:2] = np.minimum(lo[:2], line.min(axis=0))
         hi[:2] = np.maximum(hi[:2], line.max(axis=0))
+    for lab in layout.labels:  # labels (block titles, years) must stay inside the framed area too
+        for i, key in enumerate("xyz"[: layout.dims]):
+            if key in lab and np.isfinite(lab[key]):
+                lo[i], hi[i] = min(lo[i], lab[key]), max(hi[i], lab[key])
     centre = (lo + hi) / 2
     extent = float((hi - lo).max()) / 2 or 1.0
 

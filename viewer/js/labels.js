@@ -27,9 +27,21 @@ export class LabelLayer {
     for (const {entry, alpha} of items) {
       if (!entry.labels || !entry.labels.length) continue;
       active.add(entry.name);
+      const placed = []; // screen boxes of the labels shown so far: a label that would overlap one is hidden
       for (const lab of this._spans(entry)) {
         const p = project(lab.x, lab.y, lab.z);
-        const visible = p && alpha > 0.01 && p[0] > -200 && p[1] > -50 && p[0] < vp.width + 200 && p[1] < vp.height + 50;
+        let visible = p && alpha > 0.01 && p[0] > -200 && p[1] > -50 && p[0] < vp.width + 200 && p[1] < vp.height + 50;
+        if (visible) {
+          if (lab.w === undefined) { // measured once, the first time it could be shown
+            lab.span.hidden = false;
+            lab.w = lab.span.offsetWidth + 6;
+            lab.h = lab.span.offsetHeight + 2;
+            lab.span.hidden = !lab.shown;
+          }
+          const box = [p[0] - lab.w / 2, p[1] - lab.h / 2, p[0] + lab.w / 2, p[1] + lab.h / 2];
+          visible = !placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]);
+          if (visible) placed.push(box);
+        }
         if (!visible) {
           if (lab.shown) { lab.span.hidden = true; lab.shown = false; }
           continue;
