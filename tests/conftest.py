@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.browser import browser, page  # noqa: F401 (one Chromium for the whole session)
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
 XSS = '<img src=x onerror="window.__xss=1">'

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import StaticServer, browser, new_page, page  # noqa: F401 (fixtures)
+from tests.browser import StaticServer, new_page  # the browser and page fixtures come from conftest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_IMAGES = sorted((REPO / "datasets" / "aic-paintings" / "images").glob("*.jpg"))

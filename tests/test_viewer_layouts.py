@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser import browser, page  # noqa: F401 (fixtures)
 from tests.test_viewer import Site, assert_clean, canvas_pixels, open_map, wait_idle
 
 
