@@ -151,19 +151,13 @@ def serve(folder, port, host, open_browser):
 
 
 def demo_collection() -> Path:
-    """The bundled demo collection: package data when installed, else the repository's datasets/."""
-    from importlib import resources
+    """The bundled demo collection (the repository's datasets/, installed as pixmap/datasets)."""
+    from .site import package_data_folder
 
-    candidates = []
-    try:
-        candidates.append(Path(str(resources.files("pixmap.datasets"))) / "aic-paintings")
-    except (ModuleNotFoundError, TypeError):
-        pass
-    candidates.append(Path(__file__).resolve().parent.parent / "datasets" / "aic-paintings")
-    for path in candidates:
-        if (path / "metadata.csv").exists():
-            return path
-    raise click.ClickException("the demo collection is missing from this installation; reinstall pixmap")
+    path = package_data_folder("datasets", "aic-paintings/metadata.csv")
+    if path is None:
+        raise click.ClickException("the demo collection is missing from this installation; reinstall pixmap")
+    return path / "aic-paintings"
 
 
 @main.command()

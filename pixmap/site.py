@@ -10,7 +10,6 @@ import math
 import shutil
 import tempfile
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -63,18 +62,22 @@ def publish(staging: Path, out_dir: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- viewer
-def viewer_folder() -> Path:
-    """The viewer's files: shipped as package data (pixmap.viewer), or the repository's viewer/."""
-    try:
-        path = Path(str(resources.files("pixmap.viewer")))
-        if (path / "index.html").exists():
+def package_data_folder(name: str, marker: str) -> Path | None:
+    """A top-level folder of the repository that is installed inside the package (viewer/, datasets/):
+    next to this module when installed, at the repository's top level in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for path in (here / name, here.parent / name):
+        if (path / marker).exists():
             return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    path = Path(__file__).resolve().parent.parent / "viewer"
-    if (path / "index.html").exists():
-        return path
-    raise OutputError("the viewer's files are missing from this installation of pixmap; reinstall it")
+    return None
+
+
+def viewer_folder() -> Path:
+    """The viewer's files (the repository's viewer/, installed as pixmap/viewer)."""
+    path = package_data_folder("viewer", "index.html")
+    if path is None:
+        raise OutputError("the viewer's files are missing from this installation of pixmap; reinstall it")
+    return path
 
 
 def copy_viewer(site: Path) -> None:
