@@ -268,7 +268,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     reduced = umap_layouts.reduce_pca(feats, int(opts["pca_components"]), seed=int(opts["seed"]))
     warm.join()
     fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
-    layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts)
+    layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress)
     umap2d = layouts[0]
     timings["layouts"] = time.perf_counter() - t
     timings.update({f"layout {k}": v for k, v in layout_times.items()})
@@ -355,7 +355,7 @@ def parse_list(value, kind=float) -> list:
     return [kind(v) for v in str(value).replace(" ", "").split(",") if v]
 
 
-def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict):
+def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False):
     """Every layout asked for (or, with layouts="auto", every one the metadata allows).
 
     Returns (layouts with "umap" first, seconds per layout, notes on layouts that were skipped and why).
@@ -380,13 +380,18 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
         return None if j is None else [r[j] for r in rows]
 
     layouts, times, notes = [], {}, []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(wanted), desc="layouts", unit="layout", disable=not progress)
 
     def timed(name, fn):
+        bar.set_postfix_str(name)
         t0 = time.perf_counter()
         lay = fn()
         times[name] = time.perf_counter() - t0
         if lay is not None:
             layouts.append(lay)
+        bar.update(1)
         return lay
 
     neighbors = umap_layouts.knn(reduced, max(nn_list) + 1, metric, seed=seed)
@@ -464,6 +469,8 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
                                                              min_dist=md_list[0], metric=metric, seed=seed,
                                                              labels=y, name="umap-supervised",
                                                              neighbors=neighbors))
+    bar.update(bar.total - bar.n)
+    bar.close()
     return layouts, times, notes
 
 
