@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-MAX_PAGES = 64          # total atlas area kept within what a laptop GPU holds comfortably
-MIN_CELL = 16
+MAX_PAGES = 24          # ~400 MB of RGBA textures at 2048 px: what a laptop GPU holds comfortably
+MIN_CELL = 8
 
 
 def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
