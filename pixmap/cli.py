@@ -65,6 +65,9 @@ def build_options(f):
                      show_default=True, help="Image format of atlases and thumbnails."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Random seed: the same images and seed give the same map."),
+        click.option("--max-pixels", type=click.IntRange(1, None), default=None,
+                     help="Skip images with more pixels than this, as decompression-bomb protection "
+                          "[default: Pillow's limit, about 89 million]; raise it for huge scans."),
         click.option("--max-images", type=click.IntRange(1, None), default=None,
                      help="Use only the first N images (in path order): for a quick try of a big collection."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -91,6 +94,8 @@ def _run_build(images, metadata, out, **kw):
     _setup_logging(verbose)
     kw["atlas_size"] = int(kw["atlas_size"])
     kw["weights"] = kw["weights"] or "default"
+    if kw.get("max_pixels") is None:
+        kw.pop("max_pixels", None)
     args = dict(images=list(images) if len(images) > 1 else images[0], metadata=metadata, out_dir=out,
                 force=kw.pop("force"), cache_dir=kw.pop("cache_dir"), artifacts_dir=kw.pop("artifacts_dir"),
                 title=kw.pop("title"), progress=not quiet)

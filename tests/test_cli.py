@@ -34,3 +34,21 @@ def test_bad_metadata_file_names_the_line(tmp_path):
     r = CliRunner().invoke(main, ["build", "--images", str(DEMO / "images"), "--metadata", str(bad),
                                   "--out", str(tmp_path / "o"), "--quiet"])
     assert r.exit_code != 0 and "line" in r.output and "m.csv" in r.output
+
+
+def test_max_pixels_skips_big_images_and_reports_them(tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for p in sorted((DEMO / "images").glob("*.jpg"))[:2]:   # 640 px paintings: ~300,000 pixels
+        shutil.copy(p, imgs / p.name)
+    for i in range(3):
+        Image.new("RGB", (100, 80), (40 * i, 90, 200)).save(imgs / f"small{i}.png")
+    r = CliRunner().invoke(main, ["build", "--images", str(imgs), "--out", str(tmp_path / "o"), "--quiet",
+                                  "--max-pixels", "50000", "--cache-dir", str(tmp_path / "cache")])
+    assert r.exit_code == 0, r.output
+    assert "Map of 3 images" in r.output
+    assert r.output.count("decompression bomb") == 2 and "--max-pixels" in r.output
