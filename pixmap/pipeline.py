@@ -278,7 +278,8 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     # ---- hotspots
     t = time.perf_counter()
     print_stage(progress, "hotspots: HDBSCAN")
-    categories = _column(fields, rows, "category")
+    # hotspots are named by their most common category (PixPlot's column), else by their most common label
+    categories = _column(fields, rows, "category") or _column(fields, rows, "label")
     clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
                                    int(opts["max_clusters"]), int(opts["seed"]))
     timings["hotspots"] = time.perf_counter() - t

@@ -155,3 +155,16 @@ def test_bad_inputs_are_reported_and_skipped_and_the_rest_is_built(tmp_path, bui
         assert sizes[rel] == tuple(size), rel
     cfg = json.loads((res.artifacts_dir / "config.json").read_text())
     assert len(cfg["skipped"]) == len(info["bad"])
+
+
+def test_hotspots_are_named_by_label_when_there_is_no_category(tmp_path, built_site_result):
+    names = sorted(p.name for p in (DEMO / "images").iterdir())
+    src = {r["filename"]: r for r in csv.DictReader(open(DEMO / "metadata.csv", encoding="utf-8"))}
+    meta = tmp_path / "m.csv"
+    lines = ["filename,label"] + [f"images/{n},{src['images/' + n]['category']}" for n in names]
+    meta.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = pixmap.build(images=DEMO, metadata=meta, out_dir=tmp_path / "s", progress=False, layouts="umap",
+                       cache_dir=built_site_result.out_dir.parent / "cache")
+    man = json.loads((res.out_dir / "data" / "manifest.json").read_text())
+    periods = {r["category"] for r in src.values()}
+    assert all(h["label"].split(" (")[0] in periods for h in man["clusters"]["hotspots"])
