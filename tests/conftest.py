@@ -13,8 +13,6 @@ from tests.browser import browser, page  # noqa: F401 (one Chromium for the whol
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
 XSS = '<img src=x onerror="window.__xss=1">'
-# Tests and benchmarks may read the shared datasets beside the project; the project works without them.
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="session")
@@ -48,14 +46,6 @@ def built_site_result(tmp_path_factory, demo_metadata):
 def built_site(built_site_result) -> Path:
     """The folder of a site built by the real pipeline from the demo paintings (first title is an XSS probe)."""
     return built_site_result.out_dir
-
-
-@pytest.fixture(scope="session")
-def flowers() -> Path:
-    path = SHARED_DATASETS / "flowers5"
-    if not (path / "metadata.csv").exists():
-        pytest.skip("the flowers5 data set is not beside the project")
-    return path
 
 
 @pytest.fixture(scope="session")
