@@ -453,7 +453,6 @@ def _unique_index(keys) -> dict[str, int]:
 # Values
 
 _YEAR_EXACT = re.compile(r"\s*(\d{1,4})(?:\.0*)?\s*")
-_YEAR_SEARCH = re.compile(r"(?<!\d)(\d{3,4})(?!\d)")
 
 
 class _Cleaner:
@@ -531,19 +530,16 @@ def _tags(value: Any) -> list[str] | None:
 
 
 def _year(value: Any) -> tuple[int | None, bool]:
-    """(year, exact): exact when the value is just a number ("1884"), not "c. 1884" or "1884-86"."""
+    """(year, exact): the year as the date layout reads it (pixmap.layouts.date.parse_year: "c. 1884",
+    "1884-86", "500 BC", "19th century"...), exact when the value is just a number ("1884")."""
+    from .layouts.date import parse_year
+
     if isinstance(value, bool):
         return None, False
-    if isinstance(value, int):
-        return value, True
-    if isinstance(value, float):
-        return (int(value), True) if value.is_integer() else (None, False)
-    text = str(value)
-    m = _YEAR_EXACT.fullmatch(text)
-    if m:
-        return int(m.group(1)), True
-    m = _YEAR_SEARCH.search(text)
-    return (int(m.group(1)), False) if m else (None, False)
+    if isinstance(value, float) and not value.is_integer():
+        return None, False
+    exact = isinstance(value, (int, float)) or _YEAR_EXACT.fullmatch(str(value)) is not None
+    return parse_year(value), exact
 
 
 def _coordinate(value: Any, limit: float) -> float | None:
