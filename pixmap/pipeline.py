@@ -374,11 +374,10 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
     seed, metric = int(opts["seed"]), opts["metric"]
     nn_list = parse_list(opts["n_neighbors"], int)
     md_list = parse_list(opts["min_dist"], float)
-    col = {f.lower(): i for i, f in enumerate(fields)}
+    has = {f.lower() for f in fields}
 
     def column(name):
-        j = col.get(str(name).lower()) if name else None
-        return None if j is None else [r[j] for r in rows]
+        return _column(fields, rows, name)
 
     layouts, times, notes = [], {}, []
     from tqdm.auto import tqdm
@@ -447,7 +446,7 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
             else:
                 timed(name, lambda: geographic.geographic_layout(lat, lng, xy))
         elif name == "alphabetic":
-            by = opts["sort_by"] or ("title" if "title" in col else "filename")
+            by = opts["sort_by"] or ("title" if "title" in has else "filename")
             values = column(by)
             if values is None:
                 skip(name, f"no metadata column {by!r} (choose one with --sort-by)")
@@ -489,9 +488,11 @@ def _metadata_table(kept, sizes, meta, meta_rows):
 
 
 def _column(fields, rows, name):
-    if name not in fields:
+    """The values of the metadata column `name` (any letter case), or None when there is none."""
+    lowered = [f.lower() for f in fields]
+    if not name or str(name).lower() not in lowered:
         return None
-    j = fields.index(name)
+    j = lowered.index(str(name).lower())
     return [r[j] for r in rows]
 
 
