@@ -168,3 +168,16 @@ def test_hotspots_are_named_by_label_when_there_is_no_category(tmp_path, built_s
     man = json.loads((res.out_dir / "data" / "manifest.json").read_text())
     periods = {r["category"] for r in src.values()}
     assert all(h["label"].split(" (")[0] in periods for h in man["clusters"]["hotspots"])
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_tiny_collections_build_every_layout(tmp_path, count, built_site_result):
+    res = pixmap.build(images=DEMO / "images", out_dir=tmp_path / "s", max_images=count, progress=False,
+                       cache_dir=built_site_result.out_dir.parent / "cache")
+    assert res.n_images == count
+    man = json.loads((res.out_dir / "data" / "manifest.json").read_text())
+    assert {"umap", "umap-3d", "grid", "umap-spread", "alphabetic"} <= {l["name"] for l in man["layouts"]}
+    for lay in man["layouts"]:
+        pos = np.fromfile(res.out_dir / lay["file"], "<f4")
+        assert pos.size == count * lay["dims"] and np.isfinite(pos).all(), lay["name"]
+    assert man["clusters"]["hotspots"] == []
