@@ -62,7 +62,8 @@ def build_options(f):
         click.option("--lightbox-size", type=click.IntRange(64, 8192), default=1024, show_default=True,
                      help="Longest side of the lightbox images (never upscaled)."),
         click.option("--format", "image_format", type=click.Choice(["webp", "jpeg"]), default="webp",
-                     show_default=True, help="Image format of atlases and thumbnails."),
+                     show_default=True, help="Image format of atlases, thumbnails and lightbox images: webp files are ~25% smaller, "
+                          "jpeg encodes ~3x faster (worth it for big photo collections)."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Random seed: the same images and seed give the same map."),
         click.option("--max-pixels", type=click.IntRange(1, None), default=None,
