@@ -222,7 +222,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
             n_computed += len(chunk)
 
     t = time.perf_counter()
-    n_workers = max(1, min(8, os.cpu_count() or 1))
+    n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
         writer = atlas.AtlasWriter(data / "atlas", len(srcs), size=int(opts["atlas_size"]),
                                    cell_size=cell_size, fmt=opts["image_format"], executor=pool)
