@@ -31,6 +31,12 @@ def cell_box(width: int, height: int, cell_size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def cell_image(thumb: Image.Image, cell_size: int) -> Image.Image:
+    """The thumbnail shrunk to its cell_box (itself when it already fits)."""
+    box = cell_box(*thumb.size, cell_size)
+    return thumb if box == thumb.size else thumb.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
 class AtlasWriter:
     """Packs thumbnails into pages and writes each page as soon as it is full.
 
@@ -54,10 +60,8 @@ class AtlasWriter:
         self._x = self._y = 0
 
     def add(self, index: int, thumb: Image.Image) -> None:
+        thumb = cell_image(thumb, self.cell_size)
         w, h = thumb.size
-        if h > self.cell_size or w > 2 * self.cell_size:
-            thumb = thumb.resize(cell_box(w, h, self.cell_size), Image.Resampling.BILINEAR)
-            w, h = thumb.size
         w = min(w, self.size)
         if self._page is None:
             self._new_page()

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .models import DEFAULT_MODEL, MODEL_NAMES  # light: TensorFlow is imported only to load a model
 
-MODEL_CHOICES = ("efficientnet-lite0", "inception_v3", "resnet50")  # pixmap.models.MODEL_NAMES (kept light)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -22,7 +22,7 @@ def _setup_logging(verbose: bool) -> None:
 def build_options(f):
     """The options shared by `build` and `demo`."""
     opts = [
-        click.option("--model", type=click.Choice(MODEL_CHOICES), default="efficientnet-lite0", show_default=True,
+        click.option("--model", type=click.Choice(MODEL_NAMES), default=DEFAULT_MODEL, show_default=True,
                      help="CNN that turns each image into a feature vector. efficientnet-lite0 works offline; "
                           "inception_v3 (PixPlot's) and resnet50 download ImageNet weights unless --weights is given."),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,

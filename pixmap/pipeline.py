@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from . import __version__, atlas, clusters, features, models, site, sources
 from . import images as imageio
@@ -191,20 +190,19 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
         thumb = imageio.fit(large, opts["thumb_size"])
         thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
         (data / "thumbs" / f"{src.id}.{ext}").write_bytes(thumb_bytes)
-        box = atlas.cell_box(*thumb.size, cell_size)
-        cell = thumb.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0) if box != thumb.size else thumb
+        cell = atlas.cell_image(thumb, cell_size)  # here, in the pool, rather than in the main thread
         vector = cache.get(key)
         model_input = imageio.square(large, in_size) if vector is None else None
         return _Done(key, size, cell, model_input, vector)
 
     kept, sizes, vectors, skipped, meta_rows = [], [], [], [], []
     pending: list[tuple[int, str, np.ndarray]] = []
-    model_time = [0.0]
+    model_time = 0.0
     n_computed = 0
 
     def run_batches(final=False):
         """Feed the model every full batch (and, when final, the rest)."""
-        nonlocal n_computed
+        nonlocal n_computed, model_time
         try:
             model = model_future.result()
         except models.ModelError as exc:
@@ -215,7 +213,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
             del pending[:bs]
             t0 = time.perf_counter()
             out = model(np.stack([p[2] for p in chunk]))
-            model_time[0] += time.perf_counter() - t0
+            model_time += time.perf_counter() - t0
             for (i, _key, _), vec in zip(chunk, out):
                 vectors[i] = vec
             cache.put([p[1] for p in chunk], out)
@@ -254,7 +252,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     loader.shutdown()
     n = len(kept)
     timings["images_and_features"] = time.perf_counter() - t
-    timings["model_inference"] = model_time[0]
+    timings["model_inference"] = model_time
     if n == 0:
         reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
         raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")
@@ -317,7 +315,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
                        metadata_unmatched=list(meta.unmatched) if meta else [],
-                       warnings=list(getattr(meta, "warnings", []) or []) + layout_notes, timings=timings,
+                       warnings=(list(meta.warnings) if meta else []) + layout_notes, timings=timings,
                        layouts=[lay.name for lay in layouts],
                        n_computed=n_computed)
 
@@ -343,10 +341,9 @@ def _ordered(pool, fn, items, ahead: int):
         yield idx, item, fut.result()
 
 
-LAYOUT_NAMES = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic",
-                "alphabetic", "custom", "umap-supervised")
 AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",
                 "custom")
+HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
 
 
 def parse_list(value, kind=float) -> list:
@@ -357,126 +354,52 @@ def parse_list(value, kind=float) -> list:
 
 
 def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False):
-    """Every layout asked for (or, with layouts="auto", every one the metadata allows).
+    """Every layout asked for (or, with layouts="auto", every one the metadata allows), made by
+    pixmap.layouts.compute_layouts from the metadata columns.
 
     Returns (layouts with "umap" first, seconds per layout, notes on layouts that were skipped and why).
     """
-    from .layouts import categorical, date, geographic, grid, sorted as sorted_layouts, spread
-
-    asked = AUTO_LAYOUTS if opts["layouts"] in (None, "auto") else parse_list(opts["layouts"], str)
-    unknown = [a for a in asked if a not in LAYOUT_NAMES]
-    if unknown:
-        raise BuildError(f"unknown layout(s) {', '.join(unknown)}; choose from {', '.join(LAYOUT_NAMES)}")
-    explicit = opts["layouts"] not in (None, "auto")
-    wanted = ["umap"] + [a for a in asked if a != "umap"]
-    if opts.get("supervised") and "umap-supervised" not in wanted:
-        wanted.append("umap-supervised")
-    seed, metric = int(opts["seed"]), opts["metric"]
-    nn_list = parse_list(opts["n_neighbors"], int)
-    md_list = parse_list(opts["min_dist"], float)
-    has = {f.lower() for f in fields}
-
-    def column(name):
-        return _column(fields, rows, name)
-
-    layouts, times, notes = [], {}, []
     from tqdm.auto import tqdm
 
+    from .layouts import LAYOUTS, compute_layouts as make_layouts
+
+    names = [name for name in LAYOUTS if name != "umap-variants"]
+    asked = AUTO_LAYOUTS if opts["layouts"] in (None, "auto") else parse_list(opts["layouts"], str)
+    unknown = [a for a in asked if a not in names]
+    if unknown:
+        raise BuildError(f"unknown layout(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    explicit = opts["layouts"] not in (None, "auto")
+    nn_list = parse_list(opts["n_neighbors"], int)
+    md_list = parse_list(opts["min_dist"], float)
+    wanted = ["umap"] + (["umap-variants"] if len(nn_list) * len(md_list) > 1 else [])
+    wanted += [a for a in asked if a != "umap"]
+    if opts.get("supervised") and "umap-supervised" not in wanted:
+        wanted.append("umap-supervised")
+    # metadata columns by lower-case name (reversed: where two names differ only in case, the first wins)
+    columns = {f.lower(): [r[j] for r in rows] for j, f in reversed(list(enumerate(fields)))}
+    sort_by = str(opts["sort_by"] or ("title" if "title" in columns else "filename")).lower()
+
+    times, skipped = {}, {}
     bar = tqdm(total=len(wanted), desc="layouts", unit="layout", disable=not progress)
 
-    def timed(name, fn):
+    def done(name, seconds):
+        times[name] = seconds
         bar.set_postfix_str(name)
-        t0 = time.perf_counter()
-        lay = fn()
-        times[name] = time.perf_counter() - t0
-        if lay is not None:
-            layouts.append(lay)
         bar.update(1)
-        return lay
 
-    neighbors = umap_layouts.knn(reduced, max(nn_list) + 1, metric, seed=seed)
-    base = timed("umap", lambda: umap_layouts.umap_layout(
-        reduced, n_neighbors=nn_list[0], min_dist=md_list[0], metric=metric, dims=2, seed=seed, name="umap",
-        neighbors=neighbors))
-    xy = base.positions
-    if len(nn_list) * len(md_list) > 1:
-        t0 = time.perf_counter()
-        variants = umap_layouts.umap_variants(reduced, nn_list, md_list, seed=seed, metric=metric,
-                                              reference=base, neighbors=neighbors)
-        base.group, base.params = "umap", {**base.params, "n_neighbors": nn_list[0], "min_dist": md_list[0]}
-        layouts.extend(v for v in variants if v.params.get("n_neighbors") != nn_list[0]
-                       or v.params.get("min_dist") != md_list[0])
-        times["umap variants"] = time.perf_counter() - t0
-
-    def skip(name, why):
+    layouts = make_layouts(wanted, features=reduced, columns=columns, seed=int(opts["seed"]),
+                           n_neighbors=nn_list[0], min_dist=md_list[0], metric=opts["metric"],
+                           variants=(nn_list, md_list), skipped=skipped,
+                           group_by=str(opts["group_by"]).lower(), sort_by=sort_by, on_done=done)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    notes = []
+    for name, why in skipped.items():
+        why = f"{why}{HINTS.get(name, '')}"
         if explicit or name == "umap-supervised":  # asked for by name: say why it is missing
             notes.append(f"layout {name} skipped: {why}")
         else:
             log.info("layout %s not made: %s", name, why)
-
-    for name in wanted[1:]:
-        if name == "umap-3d":
-            # Started from the 2D map plus the first principal component as depth: 2.5x faster than a
-            # fresh 3D fit at the same map quality (flowers5: 0.953 vs 0.957 kept), and switching between
-            # the 2D and 3D layouts moves images as little as possible.
-            depth = reduced[:, :1] - reduced[:, :1].mean()
-            depth = depth / (depth.std() or 1.0) * float(xy.std())
-            init = np.hstack([xy, depth]).astype(np.float32)
-            timed(name, lambda: umap_layouts.umap_layout(reduced, n_neighbors=nn_list[0], min_dist=md_list[0],
-                                                         metric=metric, dims=3, seed=seed, name="umap-3d",
-                                                         neighbors=neighbors, init=init, n_epochs=200))
-        elif name == "grid":
-            timed(name, lambda: grid.grid_layout(xy))
-        elif name == "umap-spread":
-            timed(name, lambda: spread.spread_layout(xy, seed=seed))
-        elif name == "categorical":
-            values = column(opts["group_by"])
-            if values is None:
-                skip(name, f"no metadata column {opts['group_by']!r} (choose one with --group-by)")
-            else:
-                timed(name, lambda: categorical.categorical_layout(xy, values, column=str(opts["group_by"])))
-        elif name == "date":
-            years = column("year")
-            dates = column("date")
-            if years is not None and dates is not None:
-                years = [y if y is not None else d for y, d in zip(years, dates)]
-            years = years if years is not None else dates
-            if years is None or all(date.parse_year(y) is None for y in years):
-                skip(name, "no `year` or `date` metadata")
-            else:
-                timed(name, lambda: date.date_layout(xy, years))
-        elif name == "geographic":
-            lat, lng = column("lat"), column("lng")
-            if lat is None or lng is None:
-                skip(name, "no `lat` and `lng` metadata columns")
-            else:
-                timed(name, lambda: geographic.geographic_layout(lat, lng, xy))
-        elif name == "alphabetic":
-            by = opts["sort_by"] or ("title" if "title" in has else "filename")
-            values = column(by)
-            if values is None:
-                skip(name, f"no metadata column {by!r} (choose one with --sort-by)")
-            else:
-                timed(name, lambda: sorted_layouts.sorted_layout(values, column=by))
-        elif name == "custom":
-            x, y, z = column("x"), column("y"), column("z")
-            if x is None or y is None:
-                skip(name, "no `x` and `y` metadata columns")
-            else:
-                timed(name, lambda: sorted_layouts.custom_layout(x, y, z))
-        elif name == "umap-supervised":
-            labels = column("label")
-            if labels is None:
-                skip(name, "no `label` metadata column")
-            else:
-                codes = {}
-                y = np.array([-1 if v in (None, "") else codes.setdefault(str(v), len(codes)) for v in labels])
-                timed(name, lambda: umap_layouts.umap_layout(reduced, n_neighbors=nn_list[0],
-                                                             min_dist=md_list[0], metric=metric, seed=seed,
-                                                             labels=y, name="umap-supervised",
-                                                             neighbors=neighbors))
-    bar.update(bar.total - bar.n)
-    bar.close()
     return layouts, times, notes
 
 

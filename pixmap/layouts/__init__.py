@@ -6,7 +6,7 @@
   umap       the 2D UMAP positions (n x 2); layouts that use it arrange images so similar ones stay near
   <column>   a metadata column, one value per image in data order (missing: None / "")
 
-`compute_layouts(names, ...)` runs the named ones whose inputs are there, e.g.
+`compute_layouts(names, ...)` runs the named ones whose inputs are there (the build calls it), e.g.
 
     from pixmap.layouts import compute_layouts
     out = compute_layouts(["umap", "grid", "date"], features=reduced, columns={"year": years})
@@ -43,11 +43,11 @@ LAYOUTS: dict[str, LayoutSpec] = {s.name: s for s in (
                function="umap:umap_variants"),
     LayoutSpec("grid", "Grid", ("umap",), function="grid:grid_layout"),
     LayoutSpec("umap-spread", "UMAP (spread)", ("umap",), function="spread:spread_layout"),
-    LayoutSpec("categorical", "By category", ("umap", "category"),
+    LayoutSpec("categorical", "By category", ("umap", "<group_by>"),
                function="categorical:categorical_layout"),
     LayoutSpec("date", "Date", ("umap",), any_of=("year", "date"), function="date:date_layout"),
     LayoutSpec("geographic", "Map", ("lat", "lng"), function="geographic:geographic_layout"),
-    LayoutSpec("alphabetic", "Alphabetic", ("title",), function="sorted:sorted_layout"),
+    LayoutSpec("alphabetic", "Alphabetic", ("<sort_by>",), function="sorted:sorted_layout"),
     LayoutSpec("custom", "Custom", ("x", "y"), function="sorted:custom_layout"),
 )}
 
@@ -68,12 +68,14 @@ def _has_column(columns: dict | None, name: str) -> bool:
     return bool(columns) and name in columns and any(not is_missing(v) for v in columns[name])
 
 
-def missing_inputs(name: str, features=None, umap=None, columns: dict | None = None) -> list[str]:
+def missing_inputs(name: str, features=None, umap=None, columns: dict | None = None,
+                   group_by: str = "category", sort_by: str = "title") -> list[str]:
     """What `name` needs that is not there ([] = it can be computed). "umap" counts as there when
-    features are (compute_layouts makes it)."""
+    features are (compute_layouts makes it). <group_by> and <sort_by> stand for those columns."""
     spec = LAYOUTS[name]
     lacking = []
     for need in spec.needs:
+        need = {"<group_by>": group_by, "<sort_by>": sort_by}.get(need, need)
         if need == "features":
             ok = features is not None
         elif need == "umap":
@@ -84,18 +86,39 @@ def missing_inputs(name: str, features=None, umap=None, columns: dict | None = N
             lacking.append(need)
     if spec.any_of and not any(_has_column(columns, c) for c in spec.any_of):
         lacking.append(" or ".join(spec.any_of))
+    elif name == "date" and not lacking and all(y is None for y in date_years(columns)):
+        lacking.append("a year that can be read in year or date")
     return lacking
+
+
+def date_years(columns: dict) -> list:
+    """Per image, the year column's value, or the date column's where the year is missing."""
+    from .date import parse_year
+
+    if not _has_column(columns, "year"):
+        return [parse_year(d) for d in columns["date"]]
+    years = list(columns["year"])
+    if _has_column(columns, "date"):
+        years = [y if parse_year(y) is not None else d for y, d in zip(years, columns["date"])]
+    return [parse_year(y) for y in years]
 
 
 def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | None = None,
                     columns: dict | None = None, seed: int = 0, n_neighbors: int = 15,
                     min_dist: float = 0.1, metric: str = "cosine",
                     variants: tuple = ((5, 15, 50), (0.01, 0.1, 0.5)),
-                    skipped: dict | None = None) -> list[Layout]:
+                    skipped: dict | None = None, group_by: str = "category", sort_by: str = "title",
+                    on_done=None) -> list[Layout]:
     """Build the named layouts (in order). Inputs as in the module docstring; `umap` is the 2D UMAP
     Layout if already made (else it is made from `features` when needed). Layouts whose inputs are
     missing are left out; their reasons go into `skipped` (name -> text) when a dict is given.
+
+    "umap-variants" adds the aligned UMAP for every pair of `variants` (n_neighbors list, min_dist list)
+    but the main one's, all in group "umap". `group_by` / `sort_by` name the columns of the categorical
+    and alphabetic layouts. `on_done(name, seconds)` is called after each layout is made.
     """
+    import time
+
     from . import categorical, date, geographic, grid, sorted as sorted_, spread
     from . import umap as umap_
 
@@ -117,45 +140,60 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
                                      neighbors=neighbours())
         return umap
 
+    def umap_3d() -> Layout:
+        # Started from the 2D map plus the first principal component as depth: 2.5x faster than a
+        # fresh 3D fit at the same map quality (flowers5: 0.953 vs 0.957 kept), and switching between
+        # the 2D and 3D layouts moves images as little as possible.
+        xy = base_umap().positions
+        depth = features[:, :1] - features[:, :1].mean()
+        depth = depth / (depth.std() or 1.0) * float(xy.std())
+        init = np.hstack([xy, depth]).astype(np.float32)
+        return umap_.umap_layout(features, n_neighbors, min_dist, metric, 3, seed, neighbors=neighbours(),
+                                 init=init, n_epochs=200)
+
+    def umap_variants() -> list[Layout]:
+        base = base_umap()
+        made = umap_.umap_variants(features, variants[0], variants[1], seed, metric,
+                                   reference=base, neighbors=neighbours())
+        base.group, base.params = "umap", {**base.params, "n_neighbors": n_neighbors, "min_dist": min_dist}
+        return [v for v in made  # the main map is not repeated as a variant of itself
+                if (v.params.get("n_neighbors"), v.params.get("min_dist")) != (n_neighbors, min_dist)]
+
     for name in names:
         if name not in LAYOUTS:
             raise KeyError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
-        lacking = missing_inputs(name, features, umap, columns)
+        lacking = missing_inputs(name, features, umap, columns, group_by, sort_by)
         if lacking:
             if skipped is not None:
                 skipped[name] = "needs " + ", ".join(lacking)
             continue
+        t0 = time.perf_counter()
         if name == "umap":
             out.append(base_umap())
         elif name == "umap-3d":
-            out.append(umap_.umap_layout(features, n_neighbors, min_dist, metric, 3, seed,
-                                         neighbors=neighbours()))
+            out.append(umap_3d())
         elif name == "umap-supervised":
             out.append(umap_.umap_layout(features, n_neighbors, min_dist, metric, 2, seed,
                                          labels=labels_to_ints(columns["label"]),
                                          neighbors=neighbours()))
         elif name == "umap-variants":
-            out.extend(umap_.umap_variants(features, variants[0], variants[1], seed, metric,
-                                           reference=base_umap(), neighbors=neighbours()))
+            out.extend(umap_variants())
         elif name == "grid":
             out.append(grid.grid_layout(base_umap().positions))
         elif name == "umap-spread":
             out.append(spread.spread_layout(base_umap().positions, seed=seed))
         elif name == "categorical":
-            out.append(categorical.categorical_layout(base_umap().positions, columns["category"]))
+            out.append(categorical.categorical_layout(base_umap().positions, columns[group_by], column=group_by))
         elif name == "date":
-            col = "year" if _has_column(columns, "year") else "date"
-            years = list(columns[col])
-            if col == "year" and _has_column(columns, "date"):   # fill gaps of year from date
-                years = [y if date.parse_year(y) is not None else d
-                         for y, d in zip(years, columns["date"])]
-            out.append(date.date_layout(base_umap().positions, years))
+            out.append(date.date_layout(base_umap().positions, date_years(columns)))
         elif name == "geographic":
             xy = umap.positions if umap is not None else None
             out.append(geographic.geographic_layout(columns["lat"], columns["lng"], xy=xy))
         elif name == "alphabetic":
-            out.append(sorted_.sorted_layout(columns["title"], "title"))
+            out.append(sorted_.sorted_layout(columns[sort_by], sort_by))
         elif name == "custom":
             z = columns["z"] if _has_column(columns, "z") else None
             out.append(sorted_.custom_layout(columns["x"], columns["y"], z))
+        if on_done is not None:
+            on_done(name, time.perf_counter() - t0)
     return out
