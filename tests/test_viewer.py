@@ -137,6 +137,13 @@ def pickable_id(page, exclude=()):
     }""", list(exclude))
 
 
+def on_screen_image(page, site):
+    """(id, data index, screen position) of an image that is on screen and picks back to itself."""
+    image_id = pickable_id(page)
+    assert image_id is not None, "no image is on screen"
+    return image_id, site.metadata["ids"].index(image_id), page.evaluate("(id) => pixmap.screenPosition(id)", image_id)
+
+
 def empty_point(page):
     """A point on the map with no image under it."""
     return page.evaluate("""(() => {
@@ -296,9 +303,7 @@ def test_touch_pan_and_pinch(page, map_site):
 
 def test_hover_shows_tooltip(page, map_site):
     open_map(page, map_site)
-    image_id = pickable_id(page)
-    i = map_site.metadata["ids"].index(image_id)
-    pos = page.evaluate("(id) => pixmap.screenPosition(id)", image_id)
+    image_id, i, pos = on_screen_image(page, map_site)
     page.mouse.move(pos["x"] + 1, pos["y"] + 1)
     page.mouse.move(pos["x"], pos["y"])
     page.wait_for_function("!document.getElementById('tooltip').hidden")
@@ -310,9 +315,7 @@ def test_hover_shows_tooltip(page, map_site):
 
 def test_click_opens_lightbox_with_all_metadata(page, map_site):
     open_map(page, map_site)
-    image_id = pickable_id(page)
-    i = map_site.metadata["ids"].index(image_id)
-    pos = page.evaluate("(id) => pixmap.screenPosition(id)", image_id)
+    image_id, i, pos = on_screen_image(page, map_site)
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_selector("#lightbox:not([hidden])")
     assert page.evaluate("pixmap.state().open") == image_id
