@@ -79,7 +79,9 @@ def build_options(f):
                           "[default: <out>-artifacts beside the site; not part of the site]."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
-                     help="Replace an existing map in --out (only a folder pixmap wrote; others are never touched)."),
+                     help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "
+                          "in the folder (a .git folder, CNAME, your own files) is kept. A folder pixmap did not "
+                          "write is never touched."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
         click.option("--verbose", is_flag=True, help="Debug logging."),
     ]
@@ -88,8 +90,23 @@ def build_options(f):
     return f
 
 
+def _stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends a build like Ctrl-C does: its staging folders are removed, its cache kept."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (pixmap.cli called from a thread): leave it
+        pass
+
+
 def _run_build(images, metadata, out, **kw):
     from .pipeline import BuildError, build
+
+    _stop_on_sigterm()
 
     quiet, verbose = kw.pop("quiet"), kw.pop("verbose")
     _setup_logging(verbose)
@@ -110,6 +127,8 @@ def _run_build(images, metadata, out, **kw):
         click.echo(f"{len(result.skipped)} file(s) skipped:", err=True)
         for path, reason in result.skipped:
             click.echo(f"  {path}: {reason}", err=True)
+    for warning in result.warnings:
+        click.echo(f"Note: {warning}", err=True)
     if result.metadata_unmatched:
         click.echo(f"{len(result.metadata_unmatched)} metadata row(s) matched no image:", err=True)
         for line, name, reason in result.metadata_unmatched[:50]:
@@ -177,7 +196,7 @@ def demo_collection() -> Path:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out, rebuild, no_serve, port, open_browser, quiet):
     """Build the bundled demo (267 public-domain paintings, fully offline) and serve it."""
-    from .site import MARKER
+    from .output import SITE_MARKER as MARKER
 
     folder = demo_collection()
     out_path = Path(out)
@@ -185,6 +204,7 @@ def demo(out, rebuild, no_serve, port, open_browser, quiet):
         click.echo(f"{out} already holds a map; serving it (--rebuild builds it again)")
     else:
         _setup_logging(False)
+        _stop_on_sigterm()
         from .pipeline import BuildError, build as run_build
 
         try:

@@ -6,18 +6,29 @@
     thumb = encode(fit(im, 256))
     model_input = square(im, 224)                        # (224, 224, 3) uint8
 
-Every problem with an input file (empty, not an image, corrupt, truncated, too large) is raised as
-ImageError with a human reason, so the caller can skip the file and report it.
+Every problem with an input file (empty, not an image, corrupt, truncated, too large, a type Pillow
+cannot decode here, not a regular file) is raised as ImageError with a human reason, so the caller can
+skip the file and report it.
+
+File types: EXTENSIONS are the file name extensions of the types decoded here (the classic web and
+scanner formats always; AVIF and JPEG 2000 when Pillow was built with their codecs).
+UNSUPPORTED_EXTENSIONS are other image types people keep beside their pictures (SVG, HEIC, PSD, ...):
+pixmap.sources lists them too, so that decode reports each as "unsupported image type: ..." instead of
+the file being ignored silently. decode judges the content, not the name: only DECODED_FORMATS are
+opened, whatever the file is called.
 """
 from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
+import zlib
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL import features as pil_features
 
 try:
     from PIL import ImageCms  # colour management (Pillow built with LittleCMS)
@@ -25,7 +36,48 @@ except ImportError:  # pragma: no cover
     ImageCms = None
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's default decompression-bomb limit (about 89.5 million)
+MAX_FILE_BYTES = 2 * 1024 ** 3       # read refuses bigger files (2 GiB)
 BACKGROUND = (128, 128, 128)         # transparent pixels are shown over this neutral mid-grey
+
+# The classic formats: always decoded. pixmap.sources drops exactly these extensions from ids.
+CLASSIC_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+_CLASSIC_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")  # Pillow opens MPO (camera JPEG) as JPEG
+# Decoded only when Pillow was built with the codec: (extensions, Pillow format, type name, feature).
+_OPTIONAL_TYPES = (
+    ((".avif",), "AVIF", "AVIF", "avif"),
+    ((".jp2", ".j2k", ".jpf", ".jpx"), "JPEG2000", "JPEG 2000", "jpg_2000"),
+)
+# Image types that are never decoded here (Pillow cannot, or PSD, which it reads only in part).
+_OTHER_EXTENSIONS = (".svg", ".svgz", ".heic", ".heif", ".psd", ".jxl")
+
+
+def _has_codec(feature: str) -> bool:
+    try:
+        return bool(pil_features.check(feature))
+    except Exception:  # pragma: no cover (an unknown feature name in an older Pillow)
+        return False
+
+
+def _file_types() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    """(decoded extensions, unsupported extensions, decoded Pillow formats, {format: type name})."""
+    extensions = list(CLASSIC_EXTENSIONS) + [".jfif"]
+    unsupported = list(_OTHER_EXTENSIONS)
+    formats = list(_CLASSIC_FORMATS)
+    missing_codecs = {}
+    for exts, fmt, name, feature in _OPTIONAL_TYPES:
+        if _has_codec(feature):
+            extensions.extend(exts)
+            formats.append(fmt)
+        else:
+            unsupported.extend(exts)
+            missing_codecs[fmt] = name
+    return tuple(extensions), tuple(unsupported), tuple(formats), missing_codecs
+
+
+EXTENSIONS, UNSUPPORTED_EXTENSIONS, DECODED_FORMATS, _MISSING_CODECS = _file_types()
+
+# Pillow's name of a format -> the name shown in messages, where they differ.
+_TYPE_NAMES = {"JPEG2000": "JPEG 2000", "EPS": "PostScript (EPS)", "PPM": "PPM/PGM (Netpbm)"}
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _ORIENTATION = {
@@ -54,11 +106,21 @@ class ImageError(Exception):
     """An input file that cannot be used; the message is the human reason."""
 
 
-def read(path: str | os.PathLike) -> bytes:
-    """The file's bytes, or ImageError with a clear reason."""
+def read(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, or ImageError with a clear reason.
+
+    Only regular files are read (a symbolic link is followed to its target): a named pipe would block
+    forever and a device such as /dev/zero never ends, so both are refused before they are opened, and
+    the file is opened non-blocking in case it is swapped for one in between. Files over `max_bytes`
+    (MAX_FILE_BYTES by default) are refused, and the read stops there even if the file keeps growing.
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        _check_file(path, os.stat(path), max_bytes)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            _check_file(path, info, max_bytes)  # the same checks on what was actually opened
+            return _read_at_most(f, info.st_size, max_bytes)
     except FileNotFoundError:
         reason = "broken symbolic link" if os.path.islink(path) else "file not found"
         raise ImageError(reason) from None
@@ -68,6 +130,45 @@ def read(path: str | os.PathLike) -> bytes:
         raise ImageError("permission denied (cannot read the file)") from None
     except OSError as e:
         raise ImageError(f"cannot read the file: {e.strerror or e}") from None
+
+
+def _check_file(path, info: os.stat_result, max_bytes: int) -> None:
+    """ImageError unless `info` is a regular file of at most max_bytes."""
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise ImageError("is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else
+                "a character device" if stat.S_ISCHR(mode) else
+                "a block device" if stat.S_ISBLK(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        link = " (through a symbolic link)" if os.path.islink(path) else ""
+        raise ImageError(f"not a regular file: it is {kind}{link}")
+    if info.st_size > max_bytes:
+        raise ImageError(_too_big(info.st_size, max_bytes))
+
+
+def _read_at_most(f, expected: int, max_bytes: int) -> bytes:
+    """Read f to its end, `expected` bytes as stat said; ImageError past max_bytes (the file grew)."""
+    data = f.read(min(expected, max_bytes) + 1)  # one byte more than expected tells if it grew
+    if len(data) <= expected:
+        return data
+    parts, total = [data], len(data)
+    while total <= max_bytes:
+        chunk = f.read(min(1 << 20, max_bytes + 1 - total))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+    if total > max_bytes:
+        raise ImageError(_too_big(total, max_bytes, growing=True))
+    return b"".join(parts)
+
+
+def _too_big(size: int, max_bytes: int, growing: bool = False) -> str:
+    what = "more than " if growing else ""
+    return (f"file too large: {what}{size} bytes exceeds the limit of {max_bytes} bytes "
+            f"({max_bytes / 1024 ** 3:.3g} GiB)")
 
 
 def decode(data: bytes, max_side: int | None = None,
@@ -165,13 +266,17 @@ def encode(im: Image.Image, fmt: str = "webp", quality: int = 80, method: int = 
 
 
 def _open(data: bytes) -> Image.Image:
-    """Image.open (reads the header only), with Pillow's own bomb limit lifted: decode checks its own."""
+    """Image.open (reads the header only) of DECODED_FORMATS only, with Pillow's own bomb limit lifted:
+    decode checks its own."""
     with _open_lock:
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data), formats=DECODED_FORMATS)
         except UnidentifiedImageError:
+            other = _other_type(data)
+            if other:
+                raise ImageError(unsupported_reason(other)) from None
             fmt = _sniff(data)
             if fmt:
                 raise ImageError(f"corrupt {fmt} header (the file starts like a {fmt} "
@@ -183,6 +288,55 @@ def _open(data: bytes) -> Image.Image:
             raise ImageError(_load_reason(_sniff(data) or "image", e)) from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+def unsupported_reason(type_name: str) -> str:
+    """The reason given for a file of an image type that is not decoded here."""
+    if type_name == "SVG":
+        advice = "convert it to PNG"
+    elif type_name in _MISSING_CODECS.values():
+        advice = f"this Pillow was built without {type_name} support; convert it to JPEG or PNG"
+    else:
+        advice = "convert it to JPEG or PNG"
+    return f"unsupported image type: {type_name} ({advice})"
+
+
+# ISO base media ("ftyp") brands of the HEIF family: HEIC photos (iPhones) and AVIF.
+_HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+_AVIF_BRANDS = (b"avif", b"avis")
+
+
+def _other_type(data: bytes) -> str | None:
+    """The name of an image type that is not decoded here (SVG, HEIC, PSD, ...), or None."""
+    if data[4:8] == b"ftyp":
+        if data[8:12] in _AVIF_BRANDS:
+            return "AVIF"
+        if data[8:12] in _HEIC_BRANDS:
+            return "HEIC"
+    if data.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return "JPEG XL"
+    if _is_svg(data):
+        return "SVG"
+    try:  # a format Pillow knows but is not decoded here: only the header is read, to name it
+        with Image.open(io.BytesIO(data)) as im:
+            return _TYPE_NAMES.get(im.format, im.format)
+    except Exception:
+        return None
+
+
+def _is_svg(data: bytes) -> bool:
+    """An SVG drawing, plain or gzip-compressed (.svgz)."""
+    head = data[:4096]
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[:65536], 4096)
+        except zlib.error:
+            return False
+    head = head.lstrip().lower()
+    if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+        head = head[3:].lstrip()
+    return head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!--", b"<!doctype svg"))
+                                        and b"<svg" in head)
 
 
 def _sniff(data: bytes) -> str | None:
@@ -198,8 +352,6 @@ def _not_an_image(data: bytes) -> str:
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
         return "not an image file (it is an HTML page, maybe a failed download)"
-    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
-        return "not an image file (SVG vector images are not supported)"
     try:
         data[:512].decode("utf-8")
     except UnicodeDecodeError:
@@ -209,6 +361,8 @@ def _not_an_image(data: bytes) -> str:
 
 def _load_reason(fmt: str, e: Exception) -> str:
     text = str(e) or type(e).__name__
+    if "not available" in text:  # e.g. "decoder jpeg2k not available": a codec Pillow was built without
+        return f"unsupported kind of {fmt} ({text}); convert it to JPEG or PNG"
     if "truncated" in text.lower() or isinstance(e, EOFError):
         return f"truncated {fmt} ({text})"
     return f"corrupt {fmt} data ({text})"

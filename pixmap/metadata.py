@@ -11,11 +11,17 @@ any letter case); the delimiter (comma, semicolon or tab) is detected. A JSON fi
 an object with such a list under "images", "rows" or "data", or an object keyed by filename.
 A malformed file raises MetadataError naming the file and line. A bad value never fails the build:
 it is set to None and reported in `warnings`.
+
+Encodings: UTF-8 (with or without a byte order mark), UTF-16 and UTF-32 with a byte order mark, and
+UTF-16 without one (recognised by its zero bytes); a file that is none of these is read as
+Windows-1252 (or Latin-1) with a warning. File names are matched whatever their Unicode normalisation
+(NFC or NFD, as names copied from a Mac are) and, failing an exact match, whatever their letter case.
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import json
 import logging
@@ -23,6 +29,8 @@ import math
 import os
 import posixpath
 import re
+import stat
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +45,14 @@ JSON_LIST_KEYS = ("images", "rows", "data")
 # Column names with a meaning for the viewer are matched in any letter case ("Year" -> "year").
 _CANONICAL = {name: name for name in PIXPLOT_FIELDS + ("title", "date")}
 _MAX_EXAMPLES = 3
+
+MAX_FILE_BYTES = 1024 ** 3         # a bigger metadata file is refused (1 GiB)
+CSV_FIELD_LIMIT = 64 * 1024 * 1024  # the longest CSV value read, in characters (Python's default: 128 KB)
+MAX_JSON_DEPTH = 100               # JSON nested deeper is refused (metadata needs 3 or 4 levels)
+# Suggesting the nearest file name by similarity (difflib) costs a comparison with every image name:
+# it is done for the first few unmatched rows, and only for collections up to this many images.
+_NEAREST_ROWS = 10
+_NEAREST_MAX_IMAGES = 2000
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +141,7 @@ def match(path: str | os.PathLike, fields_rows: tuple[list[str], list[tuple[int,
 
 def _read(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, dict]], list[str]]:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MetadataError(f"metadata file not found: {path}") from None
-    except IsADirectoryError:
-        raise MetadataError(f"{path} is a folder: give the metadata file (CSV or JSON)") from None
-    except OSError as e:
-        raise MetadataError(f"cannot read the metadata file {path}: {e.strerror or e}") from None
+    data = _read_bytes(path)
     if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise MetadataError(f"{path} is a spreadsheet workbook (e.g. Excel), not a CSV or JSON file: "
                             f"save it as CSV (UTF-8)")
@@ -151,9 +160,47 @@ def _read(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, dict]], l
     return fields, rows, warnings
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes. Only a regular file is read (a named pipe would block forever, a device never
+    end), it is opened non-blocking, and no more than MAX_FILE_BYTES are read."""
+    try:
+        if os.path.isdir(path):
+            raise IsADirectoryError
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise MetadataError(f"{path} is not a regular file (a named pipe or a device?): "
+                                f"give the metadata file (CSV or JSON)")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise MetadataError(f"{path} is not a regular file: give the metadata file (CSV or JSON)")
+            parts = [f.read(min(info.st_size, MAX_FILE_BYTES) + 1)]
+            total = len(parts[0])
+            while info.st_size < total <= MAX_FILE_BYTES:  # the file grew after fstat: read the rest
+                parts.append(f.read(1 << 20))
+                if not parts[-1]:
+                    break
+                total += len(parts[-1])
+            data = b"".join(parts)
+    except FileNotFoundError:
+        raise MetadataError(f"metadata file not found: {path}") from None
+    except IsADirectoryError:
+        raise MetadataError(f"{path} is a folder: give the metadata file (CSV or JSON)") from None
+    except OSError as e:
+        raise MetadataError(f"cannot read the metadata file {path}: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise MetadataError(f"{path}: the metadata file is larger than {MAX_FILE_BYTES} bytes "
+                            f"({MAX_FILE_BYTES // 1024 ** 2} MB), the most pixmap reads")
+    return data
+
+
 def _decode_text(data: bytes, path: Path, warnings: list[str]) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
-        return data.decode("utf-16")
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):  # UTF-32 first: its little-endian mark starts like UTF-16's
+            return _decode_unicode(data, encoding, path)
+    if b"\x00" in data[:4096]:
+        return _decode_without_bom(data, path, warnings)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -165,6 +212,32 @@ def _decode_text(data: bytes, path: Path, warnings: list[str]) -> str:
         warnings.append(f"{path}, line {line}: the file is not valid UTF-8; it was read as {encoding}. "
                         f"Save it as UTF-8 if accented letters look wrong.")
         return text
+
+
+def _decode_unicode(data: bytes, encoding: str, path: Path) -> str:
+    """UTF-16 or UTF-32 (with a byte order mark), or MetadataError naming the line of a bad byte."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[:e.start].decode(encoding, "replace").count("\n") + 1
+        raise MetadataError(f"{path}, line {line}: the file starts like {encoding.upper()} text but is not "
+                            f"valid {encoding.upper()} ({e.reason}). Save it as CSV UTF-8.") from None
+
+
+def _decode_without_bom(data: bytes, path: Path, warnings: list[str]) -> str:
+    """Text with zero bytes in it: UTF-16 without a byte order mark (ASCII letters then alternate with
+    zero bytes), else a binary file, which MetadataError says."""
+    head = data[:4096]
+    even_zeros, odd_zeros = head[0::2].count(0), head[1::2].count(0)
+    if max(even_zeros, odd_zeros) >= len(head) // 4 and min(even_zeros, odd_zeros) <= len(head) // 50:
+        encoding = "utf-16-le" if odd_zeros > even_zeros else "utf-16-be"
+        text = _decode_unicode(data, encoding, path)
+        warnings.append(f"{path}: the file is UTF-16 without a byte order mark; it was read as "
+                        f"{encoding.upper()}. Save it as UTF-8 to be sure it is read right.")
+        return text
+    line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+    raise MetadataError(f"{path}, line {line}: the file contains zero bytes, so it is not a text file "
+                        f"(CSV or JSON); it may be a binary or damaged file. Save the metadata as CSV UTF-8.")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -180,6 +253,21 @@ def _sniff_delimiter(text: str) -> str:
 
 def _read_csv(text: str, path: Path, warnings: list[str],
               delimiter: str | None) -> tuple[list[str], list[tuple[int, dict]]]:
+    """_read_csv_rows with the csv module's limit on a value's length raised to CSV_FIELD_LIMIT.
+
+    That limit is global to the csv module, so it is restored afterwards (a CSV read in another thread
+    at the same time sees the raised limit meanwhile, which does no harm).
+    """
+    saved = csv.field_size_limit()
+    csv.field_size_limit(max(saved, CSV_FIELD_LIMIT))
+    try:
+        return _read_csv_rows(text, path, warnings, delimiter)
+    finally:
+        csv.field_size_limit(saved)
+
+
+def _read_csv_rows(text: str, path: Path, warnings: list[str],
+                   delimiter: str | None) -> tuple[list[str], list[tuple[int, dict]]]:
     delimiter = delimiter or _sniff_delimiter(text)
     shown = {"\t": "tab", ",": "comma", ";": "semicolon"}[delimiter]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -197,6 +285,13 @@ def _read_csv(text: str, path: Path, warnings: list[str],
         except StopIteration:
             break
         except csv.Error as e:
+            if "field larger than field limit" in str(e):
+                limit = csv.field_size_limit()
+                raise MetadataError(
+                    f"{path}, line {line}: a value in the row that starts on this line is longer than "
+                    f"{limit} characters ({limit / 1024 ** 2:.3g} MB), the most pixmap reads in one CSV "
+                    f"value. If the value should not be that long, a quote is probably not closed "
+                    f"there.") from None
             if "unexpected end of data" in str(e):
                 raise MetadataError(
                     f"{path}, line {line}: a quoted value that starts on this line never ends "
@@ -320,12 +415,41 @@ def _json_object(text: str, pos: int) -> list[tuple[int, str, int, Any]]:
     return members
 
 
+def _json_depth(value: Any, limit: int) -> int:
+    """How deeply lists and objects nest in value (1 for a flat list), counted no further than
+    limit + 1, and without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _read_json(text: str, path: Path, warnings: list[str]) -> tuple[list[str], list[tuple[int, dict]]]:
+    too_deep = (f"{path}: the JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels of lists and "
+                f"objects); metadata needs a list of objects whose values are text, numbers or lists")
     try:
-        json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as e:
         raise MetadataError(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}). "
                             f"Look for a missing comma, quote or bracket there.") from None
+    except RecursionError:  # json nests a Python call per level
+        raise MetadataError(too_deep) from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise MetadataError(f"{path}: a value cannot be read ({e})") from None
+    if _json_depth(document, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise MetadataError(too_deep)
+    del document
     lines = _Lines(text)
     start = _skip(text, 0)
     items: list[tuple[int, Any]]
@@ -391,19 +515,33 @@ def _read_json(text: str, path: Path, warnings: list[str]) -> tuple[list[str], l
 # Matching
 
 class _SourceIndex:
-    """Finds the image a filename value names; every look-up is a dict look-up."""
+    """Finds the image a filename value names; every look-up is a dict look-up.
+
+    Names are tried exactly first, then NFC-normalised (a name typed on one system and a file copied
+    from a Mac differ in normalisation: "é" as one character or as "e" and an accent), then also
+    without letter case. A value that matches no image gets a reason with the nearest image name.
+    """
 
     def __init__(self, metadata_path: Path, root: Path, sources: Sequence[ImageSource]):
         self.sources = sources
         self.root = os.path.abspath(root)
         self.md_dir = os.path.dirname(os.path.abspath(metadata_path))
+        names = [posixpath.basename(s.relpath) for s in sources]
         self.by_rel = {s.relpath: i for i, s in enumerate(sources)}
         self.by_abs = {os.path.normcase(os.path.abspath(s.path)): i for i, s in enumerate(sources)}
+        self.by_abs_nfc = _unique_index(_nfc(path) for path in self.by_abs)
         self.by_real: dict[str, int] | None = None  # built on first need (it costs a stat per image)
-        self.by_name = _unique_index(posixpath.basename(s.relpath) for s in sources)
-        self.by_rel_lower = _unique_index(s.relpath.lower() for s in sources)
-        self.by_name_lower = _unique_index(posixpath.basename(s.relpath).lower() for s in sources)
-        self.name_counts = Counter(posixpath.basename(s.relpath).lower() for s in sources)
+        self.by_name = _unique_index(names)
+        self.by_rel_nfc = _unique_index(_nfc(s.relpath) for s in sources)
+        self.by_name_nfc = _unique_index(_nfc(name) for name in names)
+        self.by_rel_folded = _unique_index(_fold(s.relpath) for s in sources)
+        self.by_name_folded = _unique_index(_fold(name) for name in names)
+        self.name_counts = Counter(_fold(name) for name in names)
+        # For the reason of a value that matches nothing: the images by name without extension.
+        self.by_rel_stem = _unique_index(_fold(posixpath.splitext(s.relpath)[0]) for s in sources)
+        self.by_name_stem = _unique_index(_fold(posixpath.splitext(name)[0]) for name in names)
+        self.folded_names = [_fold(name) for name in names] if len(sources) <= _NEAREST_MAX_IMAGES else []
+        self.nearest_left = _NEAREST_ROWS
 
     def find(self, name: str) -> tuple[int | None, str]:
         """(index, "") or (None, reason)."""
@@ -418,27 +556,86 @@ class _SourceIndex:
         if found is not None:
             return found, ""
         base = posixpath.basename(rel)
-        for table, key in ((self.by_name, base), (self.by_rel_lower, rel.lower()),
-                           (self.by_name_lower, base.lower())):
+        for table, key in ((self.by_name, base), (self.by_rel_nfc, _nfc(rel)),
+                           (self.by_name_nfc, _nfc(base)), (self.by_rel_folded, _fold(rel)),
+                           (self.by_name_folded, _fold(base))):
             i = table.get(key, -1)
             if i >= 0:
                 return i, ""
-        count = self.name_counts.get(base.lower(), 0)
+        count = self.name_counts.get(_fold(base), 0)
         if count > 1:
             return None, (f"ambiguous: {count} images are named {base!r}; give the path relative to "
                           f"the images folder instead")
-        return None, "no image with this path or file name"
+        return None, self._no_match_reason(rel, base)
 
     def _by_path(self, path: str) -> int | None:
         path = os.path.normcase(os.path.normpath(path))
         i = self.by_abs.get(path)
         if i is not None:
             return i
+        i = self.by_abs_nfc.get(_nfc(path), -1)
+        if i >= 0:
+            return i
         if not os.path.exists(path):
             return None
         if self.by_real is None:
             self.by_real = {os.path.realpath(s.path): i for i, s in enumerate(self.sources)}
         return self.by_real.get(os.path.realpath(path))
+
+    def _no_match_reason(self, rel: str, base: str) -> str:
+        """"no image with this path or file name", and the nearest image name and how the names differ."""
+        reason = "no image with this path or file name"
+        shown, name = rel, None  # the value's part compared with the nearest image's path or name
+        i = self.by_rel_stem.get(_fold(posixpath.splitext(rel)[0]), -1)
+        if i >= 0:
+            name = self.sources[i].relpath
+        else:
+            shown = base
+            i = self.by_name_stem.get(_fold(posixpath.splitext(base)[0]), -1)
+            if i < 0 and self.folded_names and self.nearest_left > 0:
+                self.nearest_left -= 1
+                close = difflib.get_close_matches(_fold(base), self.folded_names, n=1, cutoff=0.6)
+                i = self.folded_names.index(close[0]) if close else -1
+            if i >= 0:
+                name = posixpath.basename(self.sources[i].relpath)
+        if name is None:
+            return reason
+        nearest = f"{reason}; the nearest image is {self.sources[i].relpath!r}"
+        ways = _how_names_differ(shown, name)
+        return f"{nearest}: the names differ only in {' and '.join(ways)}" if ways else nearest
+
+
+_NORMALISATION = "Unicode normalisation (NFC and NFD, e.g. names copied from a Mac)"
+
+
+def _how_names_differ(a: str, b: str) -> list[str]:
+    """How two file names differ: some of "the extension", "letter case" and Unicode normalisation,
+    or [] when they differ in more than these (or not at all)."""
+    stem_a, ext_a = posixpath.splitext(a)
+    stem_b, ext_b = posixpath.splitext(b)
+    ways = []
+    if ext_a.lower() != ext_b.lower():
+        ways.append("the extension")
+        a, b = stem_a, stem_b  # compare the rest
+    if a != b:
+        if _nfc(a) == _nfc(b):
+            ways.append(_NORMALISATION)
+        elif _fold(a) == _fold(b):
+            ways.append("letter case")
+            if a.casefold() != b.casefold():
+                ways.append(_NORMALISATION)
+        else:
+            return []
+    return ways
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _fold(text: str) -> str:
+    """For comparing names without Unicode normalisation or letter case."""
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def _unique_index(keys) -> dict[str, int]:

@@ -1,9 +1,13 @@
 """The build: images -> features -> layout -> hotspots -> atlases -> site. The Python API behind the CLI.
 
-Each image is read and decoded once. One pass streams every image through a thread pool that writes its
-lightbox image and thumbnail and returns its atlas cell and model input; the main thread packs the cells
-into atlas pages and feeds the model in batches while the pool decodes the next images. Everything after
-that works on arrays.
+    result = build(images="~/paintings", metadata="paintings.csv", out_dir="paintings-map")
+
+The stages, in order, each in its own module: every option is checked (before any work); `sources` finds
+the images and `metadata` reads their rows; `output` checks, locks and stages the site and artifacts
+folders; `imagepass` reads and decodes each image once, writing its thumbnails and atlas cell and
+computing its feature vector; `layouts` (PCA, UMAP and the rest), `clusters` (hotspots) and `site` work on
+arrays; `output` publishes both folders at the end. After the model, everything is bit-for-bit
+reproducible for the same input, seed and machine.
 """
 from __future__ import annotations
 
@@ -15,14 +19,12 @@ import platform
 import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, clusters, features, models, site, sources
+from . import __version__, atlas, clusters, features, imagepass, models, site, sources
 from . import images as imageio
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
@@ -38,8 +40,6 @@ DEFAULTS = dict(
     seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
 )
 
-
-MAX_PENDING = 2048   # model inputs held while the model loads (~300 MB at 224 px)
 
 
 @dataclass
@@ -57,20 +57,6 @@ class BuildResult:
 
 class BuildError(Exception):
     """The build cannot go on (no images, bad options, an unwritable folder...)."""
-
-
-@dataclass
-class _Done:
-    key: str
-    size: tuple[int, int]
-    cell: object            # PIL image for the atlas
-    model_input: np.ndarray | None
-    vector: np.ndarray | None
-
-
-@dataclass
-class _Skip:
-    reason: str
 
 
 def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=None, metadata=None,
@@ -93,18 +79,14 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     _check_options(opts)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
-    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else out_dir.with_name(out_dir.name + "-artifacts")
+    artifacts = (Path(os.path.expanduser(str(artifacts_dir))).resolve() if artifacts_dir
+                 else out_dir.with_name(out_dir.name + "-artifacts"))
     if cache_dir is None:
         cache_dir = features.default_cache_dir()
     elif str(cache_dir).lower() == "none":
         cache_dir = None
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
-
-    try:
-        site.check_output(out_dir, force)
-    except site.OutputError as exc:
-        raise BuildError(str(exc)) from None
 
     # ---- sources and metadata
     t = time.perf_counter()
@@ -120,26 +102,44 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
             raise BuildError(str(exc)) from None
         for line, name, reason in meta.unmatched:
             log.warning("metadata line %s (%s): %s", line, name, reason)
+    _check_columns(opts, meta)
     log.info("found %d images under %s", len(srcs), root)
     timings["sources"] = time.perf_counter() - t
 
-    staging = site.staging_folder(out_dir)
+    # ---- output: both folders checked and locked now, written into staging, published at the end
+    from .output import Output, OutputError
+
+    out = Output(out_dir, artifacts, force=force, cache_dir=cache_dir,
+                 inputs=[root, *sorted({Path(s.path).parent for s in srcs})])
     try:
-        result = _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir,
+        out.open()
+        result = _build_into(out.site, out_dir, out.artifacts, root, srcs, meta, opts, cache_dir,
                              title or root.name or "pixmap", progress, timings)
-        site.publish(staging, out_dir)
-    except BaseException:
-        import shutil
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    timings["total"] = time.perf_counter() - t_all
-    _write_config(artifacts, opts, images, metadata_file, result)
+        result.artifacts_dir = out.artifacts_dir
+        timings["total"] = time.perf_counter() - t_all
+        _write_config(out.artifacts, opts, images, metadata_file, result)   # published with the rest
+        out.publish()
+    except OutputError as exc:
+        raise BuildError(str(exc)) from None
+    finally:
+        out.close()   # removes what is left of the staging folders (all of them after a failure)
+    for note in out.notes:
+        log.warning(note)
+    result.warnings.extend(out.notes)
     log.info("built %s: %d images, %d skipped, %.1f s", out_dir, result.n_images, len(result.skipped),
              timings["total"])
     return result
 
 
+# Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
+# approximate by pynndescent) and in UMAP itself.
+METRICS = ("cosine", "euclidean", "manhattan", "chebyshev", "correlation", "braycurtis", "canberra")
+
+
 def _check_options(opts: dict) -> None:
+    """Every option checked before any work is done, so a typo never costs an image pass."""
+    from .layouts import LAYOUTS
+
     if opts["model"] not in models.MODEL_NAMES:
         raise BuildError(f"unknown model {opts['model']!r}; choose one of {', '.join(models.MODEL_NAMES)}")
     if opts["image_format"] not in ("webp", "jpeg"):
@@ -155,116 +155,72 @@ def _check_options(opts: dict) -> None:
         raise BuildError("n-neighbors must be at least 2 and min-dist between 0 and 1")
     if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
         raise BuildError("cell-size must be between 8 and the atlas size")
+    if opts["metric"] not in METRICS:
+        raise BuildError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
+    if int(opts["pca_components"]) < 2:
+        raise BuildError("pca-components must be at least 2")
+    if opts["min_cluster_size"] is not None and int(opts["min_cluster_size"]) < 2:
+        raise BuildError("min-cluster-size must be at least 2")
+    if opts["max_images"] is not None and int(opts["max_images"]) < 1:
+        raise BuildError("max-images must be at least 1")
+    if opts["weights"] not in (None, "default") and not Path(os.path.expanduser(str(opts["weights"]))).is_file():
+        raise BuildError(f"weights file not found: {opts['weights']}")
+    if opts["layouts"] not in (None, "auto"):
+        names = [name for name in LAYOUTS if name != "umap-variants"]
+        asked = parse_list(opts["layouts"], str)
+        unknown = [a for a in asked if a not in names]
+        if unknown or not asked:
+            raise BuildError(f"unknown layout(s) {', '.join(unknown) or repr(opts['layouts'])}; "
+                             f"choose from {', '.join(names)}")
+
+
+def _check_columns(opts: dict, meta) -> None:
+    """Options that name a metadata column must name one that is there (any letter case)."""
+    columns = {f.lower() for f in meta.fields} if meta is not None else set()
+    columns |= {"filename", "width", "height"}
+    have = ", ".join(sorted(meta.fields)) if meta is not None and meta.fields else "none: no --metadata given"
+    for option, value in (("group-by", opts["group_by"]), ("sort-by", opts["sort_by"])):
+        explicit = value is not None and not (option == "group-by" and value == DEFAULTS["group_by"])
+        if explicit and str(value).lower() not in columns:
+            raise BuildError(f"--{option} {value}: no such metadata column (columns: {have})")
+    if opts["supervised"] and "label" not in columns:
+        raise BuildError(f"--supervised needs a 'label' metadata column (columns: {have})")
 
 
 def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, title, progress, timings):
-    from tqdm.auto import tqdm
-
     data = staging / "data"
-    for sub in ("thumbs", "lightbox", "atlas", "layouts"):
-        (data / sub).mkdir(parents=True, exist_ok=True)
-    ext = "webp" if opts["image_format"] == "webp" else "jpg"
+    (data / "layouts").mkdir(parents=True, exist_ok=True)
     cell_size = int(opts["cell_size"] or atlas.auto_cell_size(len(srcs), int(opts["atlas_size"])))
-    weights = opts["weights"]
-    cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], weights))
-    in_size = models.input_size(opts["model"])
+    cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], opts["weights"]))
 
     # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
     warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
     warm.start()
 
-    model_future: Future | None = None
-    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-
-    def process(src) -> _Done | _Skip:
-        try:
-            raw = imageio.read(src.path)
-            key = features.content_hash(raw)
-            im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
-        except imageio.ImageError as exc:
-            return _Skip(str(exc))
-        large = imageio.fit(im, opts["lightbox_size"])
-        # WebP effort 0 for the large image (3x faster than the default, files ~10% larger), 2 for thumbs.
-        large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
-        (data / "lightbox" / f"{src.id}.{ext}").write_bytes(large_bytes)
-        thumb = imageio.fit(large, opts["thumb_size"])
-        thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
-        (data / "thumbs" / f"{src.id}.{ext}").write_bytes(thumb_bytes)
-        cell = atlas.cell_image(thumb, cell_size)  # here, in the pool, rather than in the main thread
-        vector = cache.get(key)
-        model_input = imageio.square(large, in_size) if vector is None else None
-        return _Done(key, size, cell, model_input, vector)
-
-    kept, sizes, vectors, skipped, meta_rows = [], [], [], [], []
-    pending: list[tuple[int, str, np.ndarray]] = []
-    model_time = 0.0
-    n_computed = 0
-
-    def run_batches(final=False):
-        """Feed the model every full batch (and, when final, the rest)."""
-        nonlocal n_computed, model_time
-        try:
-            model = model_future.result()
-        except models.ModelError as exc:
-            raise BuildError(str(exc)) from None
-        bs = int(opts["batch_size"])
-        while len(pending) >= bs or (final and pending):
-            chunk = pending[:bs]
-            del pending[:bs]
-            t0 = time.perf_counter()
-            out = model(np.stack([p[2] for p in chunk]))
-            model_time += time.perf_counter() - t0
-            for (i, _key, _), vec in zip(chunk, out):
-                vectors[i] = vec
-            cache.put([p[1] for p in chunk], out)
-            n_computed += len(chunk)
-
+    # ---- images and features
     t = time.perf_counter()
-    n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
-        writer = atlas.AtlasWriter(data / "atlas", len(srcs), size=int(opts["atlas_size"]),
-                                   cell_size=cell_size, fmt=opts["image_format"], executor=pool)
-        bar = tqdm(total=len(srcs), desc="images", unit="img", disable=not progress, smoothing=0.1)
-        for idx, src, res in _ordered(pool, process, srcs, ahead=max(64, 4 * int(opts["batch_size"]))):
-            bar.update(1)
-            if isinstance(res, _Skip):
-                skipped.append((str(src.path), res.reason))
-                log.warning("skipped %s: %s", src.path, res.reason)
-                continue
-            i = len(kept)
-            kept.append(src)
-            sizes.append(res.size)
-            meta_rows.append(meta.rows[idx] if meta is not None else None)
-            writer.add(i, res.cell)
-            vectors.append(res.vector)
-            if res.vector is None:
-                if model_future is None:  # TensorFlow is loaded only when some image is not cached
-                    model_future = loader.submit(models.load_model, opts["model"], weights,
-                                                 batch_size=int(opts["batch_size"]))
-                pending.append((i, res.key, res.model_input))
-                # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs in memory).
-                if len(pending) >= int(opts["batch_size"]) and (model_future.done() or len(pending) >= MAX_PENDING):
-                    run_batches()
-        if pending:
-            run_batches(final=True)
-        bar.close()
-        pages, cells = writer.close()
-    loader.shutdown()
+    try:
+        images = imagepass.run(srcs, data, opts, cache, cell_size, progress=progress)
+    except imagepass.PassError as exc:
+        raise BuildError(str(exc)) from None
+    kept, sizes, skipped = images.kept, images.sizes, images.skipped
     n = len(kept)
     timings["images_and_features"] = time.perf_counter() - t
-    timings["model_inference"] = model_time
+    timings["model_inference"] = images.model_seconds
     if n == 0:
         reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
         raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")
-    cache.save()
-    feats = np.stack(vectors).astype(np.float32)
-    cells = cells[:n]
+    meta_rows = [meta.rows[i] if meta is not None else None for i in images.indices]
+    cache_notes = [cache.warning] if getattr(cache, "warning", None) else []
 
     # ---- layouts
     t = time.perf_counter()
     print_stage(progress, f"layouts: PCA + UMAP of {n} images")
-    reduced = umap_layouts.reduce_pca(feats, int(opts["pca_components"]), seed=int(opts["seed"]))
+    # Everything from here on is bit-for-bit reproducible for a given input, seed and machine: the
+    # warm-up must be finished first, because a BLAS call that runs while another thread uses BLAS
+    # takes a different code path (and gives different bits) than one that runs alone.
     warm.join()
+    reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
     fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
     layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress)
     umap2d = layouts[0]
@@ -276,20 +232,23 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     # ---- hotspots
     t = time.perf_counter()
     print_stage(progress, "hotspots: HDBSCAN")
-    # hotspots are named by their most common category (PixPlot's column), else by their most common label
-    categories = _column(fields, rows, "category") or _column(fields, rows, "label")
+    # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
+    # else of category, else of label
+    categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
+                  or _column(fields, rows, "label"))
     clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
                                    int(opts["max_clusters"]), int(opts["seed"]))
     timings["hotspots"] = time.perf_counter() - t
 
     # ---- site and artifacts
     t = time.perf_counter()
+    ext = "webp" if opts["image_format"] == "webp" else "jpg"
     manifest = site.base_manifest(title, n, f"pixmap {__version__}")
     manifest["layouts"] = [site.write_layout(staging, lay) for lay in layouts]
     manifest["default_layout"] = "umap"
     manifest["atlas"] = {"size": int(opts["atlas_size"]), "cell_size": cell_size, "format": opts["image_format"],
-                         "pages": [f"data/atlas/{p.name}" for p in pages], "cells": "data/atlas/cells.u16"}
-    np.ascontiguousarray(cells, dtype="<u2").tofile(data / "atlas" / "cells.u16")
+                         "pages": [f"data/atlas/{p.name}" for p in images.pages], "cells": "data/atlas/cells.u16"}
+    np.ascontiguousarray(images.cells, dtype="<u2").tofile(data / "atlas" / "cells.u16")
     manifest["thumbs"] = {"size": int(opts["thumb_size"]), "dir": "data/thumbs", "ext": ext}
     manifest["lightbox"] = {"size": int(opts["lightbox_size"]), "dir": "data/lightbox", "ext": ext}
     np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
@@ -299,10 +258,9 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     site.write_metadata(data / "metadata.json", ids, fields, rows)
     site.write_manifest(staging, manifest)
     site.copy_viewer(staging)
-    site.mark(staging)
 
     artifacts.mkdir(parents=True, exist_ok=True)
-    np.save(artifacts / "features.npy", feats)
+    np.save(artifacts / "features.npy", images.features)
     for lay in layouts:
         np.save(artifacts / f"layout_{lay.name}.npy", lay.positions.astype(np.float32))
     np.save(artifacts / "clusters.npy", clustering.labels.astype(np.int32))
@@ -315,30 +273,14 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
                        metadata_unmatched=list(meta.unmatched) if meta else [],
-                       warnings=(list(meta.warnings) if meta else []) + layout_notes, timings=timings,
-                       layouts=[lay.name for lay in layouts],
-                       n_computed=n_computed)
+                       warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes,
+                       timings=timings, layouts=[lay.name for lay in layouts],
+                       n_computed=images.n_computed)
 
 
 def print_stage(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
-
-
-def _ordered(pool, fn, items, ahead: int):
-    """Like pool.map(fn, items) in order, but with at most `ahead` results in flight (bounded memory)."""
-    queue: deque = deque()
-    it = iter(enumerate(items))
-    for idx, item in it:
-        queue.append((idx, item, pool.submit(fn, item)))
-        if len(queue) >= ahead:
-            break
-    while queue:
-        idx, item, fut = queue.popleft()
-        nxt = next(it, None)
-        if nxt is not None:
-            queue.append((nxt[0], nxt[1], pool.submit(fn, nxt[1])))
-        yield idx, item, fut.result()
 
 
 AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",

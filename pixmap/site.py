@@ -1,14 +1,12 @@
 """Site data: the manifest, compact binary arrays, one metadata file, and the viewer (docs/site-format.md).
 
-Also the care of output folders: a build writes into a fresh temporary folder beside the target and only
-replaces an existing map at the very end, and only when it was made by pixmap and --force was given.
+The care of the output folders themselves (staging, ownership, publishing) is `output.py`'s.
 """
 from __future__ import annotations
 
 import json
 import math
 import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,47 +16,10 @@ from .layouts.base import Layout, normalise
 
 FORMAT = "pixmap-site"
 VERSION = 1
-MARKER = ".pixmap-site"
 
 
 class OutputError(Exception):
-    """The output folder cannot be written as asked."""
-
-
-# ----------------------------------------------------------------------------------------- folders
-def check_output(out_dir: Path, force: bool) -> None:
-    """Refuse to touch a folder that holds anything unless it is a pixmap map and force is given."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir} exists and is a file; choose another --out folder")
-    if not out_dir.exists() or not any(out_dir.iterdir()):
-        return
-    if not (out_dir / MARKER).exists():
-        raise OutputError(
-            f"{out_dir} already exists, is not empty and was not made by pixmap, so it is left untouched; "
-            "choose another --out folder")
-    if not force:
-        raise OutputError(f"{out_dir} already holds a map; pass --force to replace it, "
-                          "or choose another --out folder")
-
-
-def staging_folder(out_dir: Path) -> Path:
-    """A fresh folder beside out_dir to build into, so a failed build never harms an existing map."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
-
-
-def publish(staging: Path, out_dir: Path) -> None:
-    """Move the finished staging folder to out_dir, replacing an old map (checked by check_output)."""
-    out_dir = Path(out_dir)
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{datetime.now():%Y%m%d%H%M%S%f}")
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """The site cannot be written as asked."""
 
 
 # ----------------------------------------------------------------------------------------- viewer
@@ -144,7 +105,3 @@ def base_manifest(title: str, count: int, generator: str) -> dict:
     return {"format": FORMAT, "version": VERSION, "generator": generator, "title": title,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "count": count,
             "metadata": "data/metadata.json"}
-
-
-def mark(site: Path) -> None:
-    (site / MARKER).write_text("This folder was written by pixmap; `pixmap build --force` may replace it.\n")

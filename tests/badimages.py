@@ -3,7 +3,7 @@
     info = make_bad_folder(tmp_path / "photos")
     info["good"]     # relative paths that must be mapped, sorted
     info["bad"]      # {relative path: text the ImageError reason contains}: must be skipped and reported
-    info["ignored"]  # relative paths that are not images at all (hidden, or not an image extension)
+    info["ignored"]  # relative paths that are not searched (hidden, not an image extension, pixmap's output)
     info["sizes"]    # {relative path: (width, height)} of the good images, after EXIF orientation
 """
 from __future__ import annotations
@@ -33,6 +33,20 @@ def png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def psd_bytes() -> bytes:
+    """A small Photoshop document (2x2, greyscale, one channel, no layers): Pillow can read it,
+    pixmap reports it as an unsupported type."""
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 1, 2, 2, 8, 1)  # version, channels, h, w, depth, grey
+    sections = struct.pack(">III", 0, 0, 0)  # colour mode data, image resources, layers: all empty
+    return header + sections + struct.pack(">H", 0) + bytes([0, 255, 255, 0])  # raw pixel data
+
+
+HEIC_HEADER = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"  # how an iPhone's HEIC photo starts
+SVG_TEXT = (b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- drawn by hand -->\n'
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">\n'
+            b'<rect width="5" height="5"/></svg>\n')
 
 
 def jpeg_with_orientation(im: Image.Image, orientation: int, quality: int = 90) -> bytes:
@@ -117,8 +131,18 @@ def make_bad_folder(dir) -> dict:
     write("bad/bomb.png", png_header_only(30000, 30000))
     bad["bad/bomb.png"] = "image too large"
 
-    # Ignored: not image names, or hidden.
-    for rel, data in (("notes.txt", b"notes"), (".hidden/secret.jpg", jpeg), (".dotfile.jpg", jpeg)):
+    # Bad: image types that are not decoded, reported instead of ignored.
+    write("bad/drawing.svg", SVG_TEXT)
+    bad["bad/drawing.svg"] = "unsupported image type: SVG"
+    write("bad/photo.heic", HEIC_HEADER + b"\x00" * 200)
+    bad["bad/photo.heic"] = "unsupported image type: HEIC"
+    write("bad/layers.psd", psd_bytes())
+    bad["bad/layers.psd"] = "unsupported image type: PSD"
+
+    # Ignored: not image names, hidden, or pixmap's own output (a map, a build's artifacts).
+    for rel, data in (("notes.txt", b"notes"), (".hidden/secret.jpg", jpeg), (".dotfile.jpg", jpeg),
+                      ("old-map/.pixmap-site", b""), ("old-map/data/thumbs/a.webp", jpeg),
+                      ("old-map-artifacts/.pixmap-artifacts", b""), ("old-map-artifacts/plot.png", png)):
         write(rel, data)
         ignored.append(rel)
 

@@ -52,3 +52,30 @@ def test_max_pixels_skips_big_images_and_reports_them(tmp_path):
     assert r.exit_code == 0, r.output
     assert "Map of 3 images" in r.output
     assert r.output.count("decompression bomb") == 2 and "--max-pixels" in r.output
+
+
+def test_sigterm_ends_a_build_cleanly_and_keeps_its_work(tmp_path):
+    """`kill` during a build (here in the layouts stage, after the image pass): the command exits at
+    once, leaves no hidden staging folder and no half-built map, and the cache holds every vector."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from pixmap import features
+
+    out, cache = tmp_path / "map", tmp_path / "cache"
+    cmd = [sys.executable, "-m", "pixmap.cli", "build", "--images", str(DEMO / "images"), "--out", str(out),
+           "--cache-dir", str(cache), "--max-images", "40", "--layouts", "umap"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if line.startswith("layouts:"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, seen + rest
+    assert not out.exists() and not (tmp_path / "map-artifacts").exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+    assert len(features.FeatureCache(cache, features.model_key("efficientnet-lite0", "default"))) == 40

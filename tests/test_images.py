@@ -1,15 +1,19 @@
+import gzip
 import io
+import os
 import random
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+from PIL import features as pil_features
 
 from pixmap import images
-from pixmap.images import ImageError, decode, encode, fit, read, square
+from pixmap.images import MAX_FILE_BYTES, ImageError, decode, encode, fit, read, square
 
-from .badimages import (dataset_images, jpeg_with_orientation, make_bad_folder, png_bytes,
-                       png_header_only)
+from .badimages import (HEIC_HEADER, SVG_TEXT, dataset_images, jpeg_with_orientation, make_bad_folder,
+                        png_bytes, png_header_only, psd_bytes)
 
 
 def saved(im, fmt, **params):
@@ -265,6 +269,98 @@ def test_read_errors(tmp_path):
         read(tmp_path / "missing.jpg")
     with pytest.raises(ImageError, match="folder"):
         read(tmp_path)
+
+
+def test_read_refuses_a_named_pipe_without_blocking(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    pipe = tmp_path / "x.jpg"
+    os.mkfifo(pipe)
+    outcome = []
+
+    def attempt():
+        try:
+            outcome.append(read(pipe))
+        except ImageError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # blocked in open(): a writer that opens and closes the pipe lets it go
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail("read blocked on a named pipe")
+    assert isinstance(outcome[0], ImageError) and "not a regular file" in str(outcome[0])
+    assert "named pipe" in str(outcome[0])
+
+
+def test_read_refuses_a_device_behind_a_link(tmp_path):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    try:
+        os.symlink("/dev/zero", tmp_path / "zero.jpg")
+    except (OSError, NotImplementedError):
+        pytest.skip("no symbolic links here")
+    with pytest.raises(ImageError, match="not a regular file: it is a character device .*symbolic link"):
+        read(tmp_path / "zero.jpg")  # before the fix: read for ever, into memory
+
+
+def test_read_size_limit(tmp_path):
+    assert MAX_FILE_BYTES == 2 * 1024 ** 3
+    path = tmp_path / "big.jpg"
+    path.write_bytes(b"x" * 1000)
+    assert read(path, max_bytes=1000) == b"x" * 1000
+    with pytest.raises(ImageError, match="file too large: 1000 bytes exceeds the limit of 999 bytes"):
+        read(path, max_bytes=999)
+
+
+def test_read_is_bounded_when_the_size_is_not_known_in_advance(tmp_path):
+    # Files in /proc say they hold 0 bytes and yet have content: read reads them, up to the limit.
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc here")
+    os.symlink("/proc/self/status", tmp_path / "status.jpg")
+    assert os.stat(tmp_path / "status.jpg").st_size == 0
+    assert b"Name:" in read(tmp_path / "status.jpg")
+    with pytest.raises(ImageError, match="file too large: more than 101 bytes exceeds the limit of 100"):
+        read(tmp_path / "status.jpg", max_bytes=100)
+
+
+@pytest.mark.parametrize("data, kind, advice", [
+    (SVG_TEXT, "SVG", "convert it to PNG"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "SVG", "convert it to PNG"),
+    (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>", "SVG", "convert it to PNG"),
+    (gzip.compress(SVG_TEXT), "SVG", "convert it to PNG"),  # .svgz
+    (HEIC_HEADER + b"\x00" * 64, "HEIC", "convert it to JPEG or PNG"),
+    (psd_bytes(), "PSD", "convert it to JPEG or PNG"),  # Pillow reads PSD, but only in part
+    (b"\xff\x0a\xfa\x7f\x01\x90\x08", "JPEG XL", "convert it to JPEG or PNG"),
+    (saved(Image.new("RGB", (4, 4)), "PPM"), "PPM", "convert it to JPEG or PNG"),
+    (saved(Image.new("RGB", (4, 4)), "TGA"), "TGA", "convert it to JPEG or PNG"),
+], ids=["svg", "svg-bare", "svg-bom", "svgz", "heic", "psd", "jxl", "ppm", "tga"])
+def test_image_types_not_decoded_here_are_named(tmp_path, data, kind, advice):
+    with pytest.raises(ImageError) as err:
+        decode(data)
+    assert str(err.value).startswith(f"unsupported image type: {kind}") and advice in str(err.value)
+    path = tmp_path / "file.jpg"  # the content decides, not the name
+    path.write_bytes(data)
+    with pytest.raises(ImageError, match=f"unsupported image type: {kind}"):
+        decode(read(path))
+
+
+def test_html_is_not_taken_for_svg():
+    with pytest.raises(ImageError, match="HTML page"):
+        decode(b"<!DOCTYPE html><html><body><svg></svg></body></html>")
+
+
+@pytest.mark.parametrize("fmt, feature, ext", [("AVIF", "avif", ".avif"), ("JPEG2000", "jpg_2000", ".jp2")])
+def test_optional_types_decoded_when_pillow_has_the_codec(fmt, feature, ext):
+    assert (ext in images.EXTENSIONS) == bool(pil_features.check(feature))
+    assert (ext in images.UNSUPPORTED_EXTENSIONS) != (ext in images.EXTENSIONS)
+    if not pil_features.check(feature):
+        assert "built without" in images.unsupported_reason("AVIF" if fmt == "AVIF" else "JPEG 2000")
+        pytest.skip(f"Pillow was built without {fmt}")
+    im, size = decode(saved(Image.new("RGB", (40, 30), (250, 10, 10)), fmt))
+    assert size == (40, 30) and close(im.getpixel((20, 15)), (250, 10, 10), 30)
 
 
 def test_bad_folder_helper_reasons(tmp_path):

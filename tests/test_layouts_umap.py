@@ -121,6 +121,67 @@ def test_umap_identical_points():
     assert len({tuple(p) for p in pos.round(6)}) == 4
 
 
-def test_warm_up_is_idempotent():
-    warm_up()
-    warm_up(dims=(2,))
+def test_warm_up_runs_each_variant_once(monkeypatch):
+    from pixmap.layouts import umap as umap_module
+
+    monkeypatch.setattr(umap_module, "_warmed", {(2, False)})   # as if the 2D warm-up had run
+    assert warm_up() == []
+    assert warm_up(dims=(2, 3)) == [(3, False)]
+    assert warm_up(dims=3) == [] and warm_up(dims=(3, 2)) == []
+    assert umap_module._warmed == {(2, False), (3, False)}
+
+
+_WARM_UP_PROBE = """
+import hashlib, json, sys
+import numpy as np
+from numba.core.registry import CPUDispatcher
+import umap
+from pixmap.layouts import umap as U
+
+def compiled(prefix):
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        if mod is not None and (name == prefix or name.startswith(prefix + ".")):
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, CPUDispatcher):
+                    found[id(obj)] = obj
+    return sum(len(d.signatures) for d in found.values())
+
+x = np.load(sys.argv[1])
+out = {"before": compiled("umap"), "nndescent_before": compiled("pynndescent"), "first": U.warm_up()}
+out["warm"] = compiled("umap")
+out["second"] = U.warm_up()
+out["after_second"] = compiled("umap")
+pos = U.umap_layout(x, seed=7).positions
+out["after_fit"] = compiled("umap")
+out["nndescent"] = compiled("pynndescent")
+out["sha"] = hashlib.sha256(pos.tobytes()).hexdigest()
+print(json.dumps(out))
+"""
+
+
+def test_warm_up_compiles_what_a_fit_needs_and_changes_no_result(tmp_path):
+    """In a fresh process: warm_up() compiles umap-learn's numba code once; a real seeded fit after it
+    compiles nothing more (nor pynndescent's), and gives the same positions, bit for bit, as a fit in
+    this process (whatever this process compiled or warmed before)."""
+    import hashlib
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    x, _ = clustered(300, 24, seed=1)
+    np.save(tmp_path / "x.npy", x)
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-c", _WARM_UP_PROBE, str(tmp_path / "x.npy")], cwd=root,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    probe = json.loads(run.stdout.strip().splitlines()[-1])
+    assert probe["first"] == [[2, False]] and probe["second"] == [], probe
+    # (functions with explicit signatures are compiled at import: counted in the "before" numbers)
+    assert probe["warm"] > probe["before"] and probe["after_second"] == probe["warm"], probe
+    assert probe["after_fit"] == probe["warm"], "the real fit compiled what warm_up() did not"
+    assert probe["nndescent"] == probe["nndescent_before"], "pynndescent compiled: UMAP built its own index"
+    here = umap_layout(x, seed=7).positions
+    assert probe["sha"] == hashlib.sha256(here.tobytes()).hexdigest(), "warm_up() changed a seeded fit"

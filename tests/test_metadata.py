@@ -1,8 +1,14 @@
+import codecs
+import csv as csv_module
 import json
+import os
+import threading
+import unicodedata
 from pathlib import Path
 
 import pytest
 
+from pixmap import metadata as metadata_module
 from pixmap.metadata import (PIXPLOT_FIELDS, Metadata, MetadataError, load_metadata, match,
                              read_rows)
 from pixmap.sources import find_images
@@ -257,3 +263,156 @@ def test_many_rows_fast(tmp_path):
     lines = ["filename,title,year"] + [f"{i}.jpg,t{i},{1800 + i % 200}" for i in range(n)]
     md = load_metadata(write(tmp_path / "m.csv", "\n".join(lines)), root, sources)
     assert md.matched == n and md.rows[123] == {"title": "t123", "year": 1923}
+
+
+# ---- Unicode normalisation and the reasons of unmatched rows -----------------------------------------
+
+def nfc(text):
+    return unicodedata.normalize("NFC", text)
+
+
+def nfd(text):
+    return unicodedata.normalize("NFD", text)
+
+
+@pytest.mark.parametrize("files_in, rows_in", [(nfd, nfc), (nfc, nfd)], ids=["nfd-files", "nfd-rows"])
+def test_names_match_whatever_their_unicode_normalisation(tmp_path, files_in, rows_in):
+    root = tmp_path / "images"
+    for rel in ("Café/crème.jpg", "Ångström.png", "other/Ångström.png", "naïve.jpg"):
+        (root / files_in(rel)).parent.mkdir(parents=True, exist_ok=True)
+        (root / files_in(rel)).write_bytes(b"")
+    root, sources = find_images(root)
+    assert {s.relpath for s in sources} == {files_in(r) for r in ("Café/crème.jpg", "Ångström.png",
+                                                                   "other/Ångström.png", "naïve.jpg")}
+    csv = write(tmp_path / "m.csv", rows_in(
+        "filename,title\n"
+        "Café/crème.jpg,by relpath\n"
+        "images/Ångström.png,relative to the metadata file\n"
+        f"{root / 'other' / 'Ångström.png'},absolute\n"
+        "NAÏVE.JPG,by file name and without case\n"))
+    md = load_metadata(csv, root, sources)
+    assert md.unmatched == [] and md.matched == 4
+    assert row_for(md, sources, files_in("Café/crème.jpg")) == {"title": "by relpath"}
+    assert row_for(md, sources, files_in("Ångström.png")) == {"title": "relative to the metadata file"}
+    assert row_for(md, sources, files_in("other/Ångström.png")) == {"title": "absolute"}
+    assert row_for(md, sources, files_in("naïve.jpg")) == {"title": "by file name and without case"}
+
+
+def test_exact_name_wins_over_another_normalisation(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / nfc("é.jpg")).write_bytes(b"")
+    (root / nfd("é.jpg")).write_bytes(b"")  # two files on Linux: the names are different bytes
+    root, sources = find_images(root)
+    md = load_metadata(write(tmp_path / "m.csv", f"filename,title\n{nfd('é.jpg')},d\n{nfc('é.jpg')},c\n"),
+                       root, sources)
+    assert row_for(md, sources, nfd("é.jpg")) == {"title": "d"}
+    assert row_for(md, sources, nfc("é.jpg")) == {"title": "c"}
+
+
+def test_unmatched_rows_say_the_nearest_name_and_how_it_differs(tmp_path):
+    root = tmp_path / "images"
+    for rel in ("Café/crème.jpg", "photos/IMG_0001.JPG", "photos/IMG_0002.JPG", "sunset.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+    root, sources = find_images(root)
+    csv = write(tmp_path / "m.csv",
+                "filename,title\n"
+                f"{nfd('Café/crème.jpeg')},extension and normalisation\n"
+                "photos/IMG_0001,no extension\n"
+                "elsewhere/img_0002.jpeg,extension and case\n"
+                "sunset.jpg,extension\n"
+                "sunsett.png,a typo\n"
+                "nothing-like-it.gif,nothing near\n")
+    md = load_metadata(csv, root, sources)
+    reasons = {line: reason for line, _, reason in md.unmatched}
+    assert reasons[2] == ("no image with this path or file name; the nearest image is 'Café/crème.jpg': "
+                          "the names differ only in the extension and Unicode normalisation (NFC and "
+                          "NFD, e.g. names copied from a Mac)")
+    assert reasons[3].endswith("the nearest image is 'photos/IMG_0001.JPG': the names differ only in "
+                               "the extension")
+    assert reasons[4].endswith("the nearest image is 'photos/IMG_0002.JPG': the names differ only in "
+                               "the extension and letter case")
+    assert reasons[5].endswith("'sunset.png': the names differ only in the extension")
+    assert reasons[6] == "no image with this path or file name; the nearest image is 'sunset.png'"
+    assert reasons[7] == "no image with this path or file name"
+
+
+# ---- size limits, nesting, encodings, special files -------------------------------------------------
+
+def test_long_csv_values_are_read_and_the_limit_is_restored(tmp_path, photos):
+    root, sources = photos
+    before = csv_module.field_size_limit()
+    long_text = "x" * 300_000  # over the csv module's default limit of 131072 characters
+    md = load_metadata(write(tmp_path / "m.csv", f'filename,description\nc.jpg,"{long_text}"\n'),
+                       root, sources)
+    assert row_for(md, sources, "c.jpg") == {"description": long_text}
+    assert csv_module.field_size_limit() == before
+
+
+def test_a_value_over_the_limit_names_its_line_and_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(metadata_module, "CSV_FIELD_LIMIT", 200_000)
+    before = csv_module.field_size_limit()
+    path = write(tmp_path / "m.csv", 'filename,title\na.jpg,ok\nb.jpg,"' + "y" * 250_000 + '"\n')
+    with pytest.raises(MetadataError) as err:
+        read_rows(path)
+    assert "m.csv, line 3" in str(err.value) and "longer than 200000 characters" in str(err.value)
+    assert "quote" in str(err.value)
+    assert csv_module.field_size_limit() == before
+
+
+def test_deeply_nested_json_is_refused_clearly(tmp_path):
+    deep = '[{"filename": "a.jpg", "x": ' + "[" * 100_000 + "]" * 100_000 + "}]"
+    with pytest.raises(MetadataError, match=r"deep\.json: the JSON is nested too deeply"):
+        read_rows(write(tmp_path / "deep.json", deep))
+    fairly = '[{"filename": "a.jpg", "x": ' + "[" * 500 + "]" * 500 + "}]"  # parsed, but still too deep
+    with pytest.raises(MetadataError, match="nested too deeply"):
+        read_rows(write(tmp_path / "fairly.json", fairly))
+    fields, rows = read_rows(write(tmp_path / "ok.json", '[{"filename": "a.jpg", "x": [[[1]]]}]'))
+    assert rows[0][1]["x"] == [[[1]]]
+
+
+def test_json_number_too_long_is_refused_clearly(tmp_path):
+    with pytest.raises(MetadataError, match=r"n\.json: a value cannot be read"):
+        read_rows(write(tmp_path / "n.json", '[{"filename": "a.jpg", "n": ' + "9" * 5000 + "}]"))
+
+
+def test_utf16_without_bom_utf32_and_broken_encodings(tmp_path, photos):
+    root, sources = photos
+    text = "filename,title\nc.jpg,Fête\n"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        md = load_metadata(write(tmp_path / f"{encoding}.csv", text, encoding), root, sources)
+        assert row_for(md, sources, "c.jpg") == {"title": "Fête"}
+        assert any("UTF-16 without a byte order mark" in w for w in md.warnings)
+    md = load_metadata(write(tmp_path / "u32.csv", "\ufeff" + text, "utf-32-le"), root, sources)
+    assert row_for(md, sources, "c.jpg") == {"title": "Fête"} and md.warnings == []
+    broken = codecs.BOM_UTF16_LE + "filename\nc.jpg\n".encode("utf-16-le") + b"\x00\xdc"  # lone surrogate
+    (tmp_path / "bad.csv").write_bytes(broken)
+    with pytest.raises(MetadataError, match=r"bad\.csv, line 3: the file starts like UTF-16 text"):
+        read_rows(tmp_path / "bad.csv")
+    (tmp_path / "binary.csv").write_bytes(b"filename,title\n\x00\x01\x02\x03\xff\xfe\x00\x00\x17")
+    with pytest.raises(MetadataError, match=r"binary\.csv, line 2: the file contains zero bytes"):
+        read_rows(tmp_path / "binary.csv")
+
+
+def test_metadata_path_that_is_a_named_pipe_is_refused_without_blocking(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    pipe = tmp_path / "m.csv"
+    os.mkfifo(pipe)
+    outcome = []
+
+    def attempt():
+        try:
+            read_rows(pipe)
+        except MetadataError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail("reading the metadata blocked on a named pipe")
+    assert outcome and "not a regular file" in str(outcome[0])

@@ -13,8 +13,7 @@ import pytest
 from pixmap import models
 from pixmap.models import ModelError, load_model, read_legacy_torch_state_dict
 
-skimage_data = pytest.importorskip("skimage.data")
-Image = pytest.importorskip("PIL.Image")
+from PIL import Image
 
 CAT_CLASSES = {"tabby, tabby cat", "tiger cat", "Egyptian cat"}
 
@@ -43,7 +42,13 @@ def lite0():
 
 
 @pytest.fixture(scope="module")
-def photos():
+def skimage_data():
+    """scikit-image's sample photos: only the tests that look at real photos skip without it."""
+    return pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def photos(skimage_data):
     chelsea, coffee = skimage_data.chelsea(), skimage_data.coffee()   # 300x451, 400x600
     return {
         "chelsea": resize(chelsea, 224),
@@ -284,7 +289,7 @@ def keras_app(request):
     return load_model(request.param, weights=None)
 
 
-def test_keras_app_features_and_weights_file(keras_app, photos, tmp_path):
+def test_keras_app_features_and_weights_file(keras_app, skimage_data, tmp_path):
     S = keras_app.input_size
     x = np.stack([resize(skimage_data.chelsea(), S), resize(skimage_data.coffee(), S)])
     feats = keras_app(x)

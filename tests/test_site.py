@@ -28,28 +28,6 @@ def test_write_layout_and_metadata(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["rows"] == [["a.jpg", 3]]
 
 
-def test_output_folder_rules(tmp_path):
-    site.check_output(tmp_path / "new", force=False)
-    (tmp_path / "empty").mkdir()
-    site.check_output(tmp_path / "empty", force=False)
-    theirs = tmp_path / "theirs"
-    theirs.mkdir()
-    (theirs / "a.txt").write_text("x")
-    with pytest.raises(site.OutputError, match="not made by pixmap"):
-        site.check_output(theirs, force=True)
-    ours = tmp_path / "ours"
-    ours.mkdir()
-    site.mark(ours)
-    with pytest.raises(site.OutputError, match="--force"):
-        site.check_output(ours, force=False)
-    site.check_output(ours, force=True)
-    staging = site.staging_folder(ours)
-    (staging / "new.txt").write_text("new")
-    site.publish(staging, ours)
-    assert (ours / "new.txt").exists() and not (ours / ".pixmap-site").exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ours")] == []
-
-
 def test_viewer_is_found_and_copied(tmp_path):
     site.copy_viewer(tmp_path)
     assert (tmp_path / "index.html").exists()

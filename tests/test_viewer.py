@@ -332,9 +332,11 @@ def test_click_opens_lightbox_with_all_metadata(page, map_site):
     assert page.get_attribute("#lightbox a.download", "href") == url
     assert page.get_attribute("#lightbox a.download", "download") == f"{image_id}.{lb['ext']}"
     permalink = dict(zip(fields, row)).get("permalink")
-    if permalink and permalink.startswith("http"):
+    if isinstance(permalink, str) and permalink.startswith(("http://", "https://")):
         assert page.get_attribute("#lightbox a.permalink", "href") == permalink
         assert page.get_attribute("#lightbox a.permalink", "rel") == "noopener noreferrer"
+    else:
+        assert page.locator("#lightbox a.permalink").count() == 0, permalink
     # previous / next within the image's hotspot (or the whole collection)
     counter = page.inner_text("#lightbox .counter")
     k, n = (int(v) for v in counter.split(" · ")[0].split(" of "))
@@ -378,13 +380,42 @@ def test_metadata_is_shown_as_text_not_html(page, map_site):
     page.wait_for_function("!document.getElementById('tooltip').hidden")
     assert page.inner_text("#tooltip") == title
     assert page.evaluate("document.querySelectorAll('#tooltip *').length") == 0
-    # a javascript: permalink is not a link
-    j = map_site.find_row(lambda r: str(r.get("permalink") or "").startswith("javascript:"))
-    if j is not None:
-        page.evaluate("(id) => pixmap.open(id)", map_site.metadata["ids"][j])
-        assert page.evaluate("document.querySelectorAll('#lightbox a[href^=\"javascript\"]').length") == 0
     assert page.rec.dialogs == []
     assert_clean(page, map_site)
+
+
+def test_javascript_permalink_is_text_not_a_link(page, synthetic_site):
+    """A `javascript:` permalink (image 2 of the synthetic site) is shown as text: no link anywhere.
+    An https permalink, opened first, is a link: the same selectors do find links when there are some."""
+    site = synthetic_site
+    fields, rows, ids = site.metadata["fields"], site.metadata["rows"], site.metadata["ids"]
+    k = fields.index("permalink")
+    j = site.find_row(lambda r: str(r.get("permalink") or "").strip().lower().startswith("javascript:"))
+    h = site.find_row(lambda r: str(r.get("permalink") or "").startswith("https://"))
+    assert j is not None, "the synthetic site has a javascript: permalink (bench/synthetic_site.py)"
+    assert h is not None, "the synthetic site has https permalinks"
+    links = """[...document.querySelectorAll('a[href], area[href]')].map(a => a.getAttribute('href'))"""
+    open_map(page, site)
+    page.evaluate("(id) => pixmap.open(id)", ids[h])
+    page.wait_for_selector("#lightbox:not([hidden])")
+    assert page.get_attribute("#lightbox a.permalink", "href") == rows[h][k]
+    assert page.eval_on_selector_all("#lightbox dd a", "els => els.map(e => e.getAttribute('href'))") == [rows[h][k]]
+    assert rows[h][k] in page.evaluate(links)
+
+    page.evaluate("(id) => pixmap.open(id)", ids[j])
+    assert page.evaluate("pixmap.state().open") == ids[j]
+    assert page.is_visible("#lightbox")
+    dd = page.locator("#lightbox dd").nth(k)
+    assert page.eval_on_selector_all("#lightbox dt", "els => els.map(e => e.textContent)")[k] == "permalink"
+    assert dd.text_content() == rows[j][k]
+    assert dd.evaluate("e => e.children.length") == 0, "the value is a text node, not an element"
+    assert page.locator("#lightbox a.permalink").count() == 0
+    assert page.locator("#lightbox dd a").count() == 0
+    assert [u for u in page.evaluate(links) if "javascript" in u.lower()] == []
+    dd.click()   # clicking the text runs nothing
+    assert page.evaluate("pixmap.state().open") == ids[j]
+    assert page.rec.dialogs == []
+    assert_clean(page, site)
 
 
 def test_hotspots_panel_highlights_and_flies(page, map_site):
@@ -432,7 +463,9 @@ def test_hotspots_panel_highlights_and_flies(page, map_site):
 
 
 def test_layout_switch_animates_and_lands(page, multi_layout_site):
+    """Checked halfway through on the page's own clock (Playwright's fake clock), not on wall time."""
     site = multi_layout_site
+    page.clock.install()
     open_map(page, site)
     first = site.layouts[0]
     others = [e for e in site.layouts[1:] if not (e.get("group") and e.get("group") == first.get("group"))]
@@ -440,15 +473,20 @@ def test_layout_switch_animates_and_lands(page, multi_layout_site):
     first = first["name"]
     image_id = site.metadata["ids"][7]
     start = page.evaluate("(id) => pixmap.screenPosition(id)", image_id)
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)   # the page's time stands still
     page.evaluate("(name) => { window.__landed = false; pixmap.setLayout(name, {duration: 1600})"
                   ".then(() => { window.__landed = true; }); }", target)
-    # mid-transition: the image has left its start and is still moving
-    page.wait_for_function("([id, x, y]) => { const p = pixmap.screenPosition(id);"
-                           " return Math.hypot(p.x - x, p.y - y) > 2; }", arg=[image_id, start["x"], start["y"]])
+    page.wait_for_function("pixmap.state().transitioning")    # (once the layout's file has loaded)
+    page.clock.run_for(400)
+    quarter = page.evaluate("(id) => [pixmap.screenPosition(id), pixmap.state()]", image_id)
+    page.clock.run_for(400)
+    # halfway: the image has left its start and is still moving
     mid = page.evaluate("(id) => [pixmap.screenPosition(id), pixmap.state()]", image_id)
-    assert mid[1]["transitioning"] and not page.evaluate("window.__landed")
+    assert quarter[1]["transitioning"] and mid[1]["transitioning"] and not page.evaluate("window.__landed")
+    page.clock.run_for(900)
     page.wait_for_function("window.__landed === true", timeout=10_000)
     end = page.evaluate("(id) => pixmap.screenPosition(id)", image_id)
+    page.clock.resume()
     state = page.evaluate("pixmap.state()")
     assert state["layout"] == target and not state["transitioning"]
 
@@ -457,6 +495,7 @@ def test_layout_switch_animates_and_lands(page, multi_layout_site):
 
     assert dist(start, end) > 5, "the image moves between the layouts"
     assert dist(mid[0], start) > 1 and dist(mid[0], end) > 1, (start, mid[0], end)
+    assert dist(quarter[0], start) > 1 and dist(quarter[0], mid[0]) > 1, (start, quarter[0], mid[0])
     assert page.get_attribute(f"#layouts button[data-layout='{first}']", "aria-pressed") == "false"
     # the switcher buttons work too, and picking follows the new layout
     page.click(f"#layouts button[data-layout='{first}']")

@@ -301,14 +301,16 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     return Layout(name=lname, label=llabel, positions=pos, params=params)
 
 
-def warm_up(dims=(2,), supervised: bool = False) -> None:
+def warm_up(dims=(2,), supervised: bool = False) -> list[tuple[int, bool]]:
     """Compile umap-learn's numba functions on a tiny input (safe to call from a thread, idempotent).
 
     Takes the same code path as umap_layout (precomputed exact knn, spectral init, the seeded
     single-threaded optimiser), so a later real fit in this process skips that compilation.
+    Returns the (dims, supervised) variants this call ran; [] when all were warm already.
     """
     if isinstance(dims, int):
         dims = (dims,)
+    done: list[tuple[int, bool]] = []
     with _warm_lock:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(64, 8)).astype(np.float32)
@@ -321,6 +323,8 @@ def warm_up(dims=(2,), supervised: bool = False) -> None:
                 labels = np.repeat([0, 1], 32) if sup else None
                 umap_layout(x, n_neighbors=10, dims=d, labels=labels, n_epochs=20)
                 _warmed.add(key)
+                done.append(key)
+    return done
 
 
 def procrustes_align(moving: np.ndarray, target: np.ndarray) -> np.ndarray:

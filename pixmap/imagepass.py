@@ -1,0 +1,198 @@
+"""The image pass: every image read and decoded once, its site files written, its feature vector computed.
+
+    result = run(sources, data_dir, options, cache, progress=True)
+    result.kept, result.sizes, result.features, result.skipped, result.cells, result.pages
+
+A thread pool reads, hashes and decodes each image, writes its lightbox image and thumbnail, and returns
+its atlas cell and model input; the main thread packs the cells into atlas pages and feeds the model in
+batches while the pool decodes the next images. TensorFlow is loaded (in a thread, while decoding goes on)
+only when some image is not in the feature cache. New vectors go to the cache as the pass goes, and what
+is left is saved even when the pass is interrupted (Ctrl-C), so a restarted build loses at most one batch.
+
+One image that cannot be read, decoded, encoded or written is reported in `skipped` with the reason and
+left out; it never stops the pass.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import atlas, features, models
+from . import images as imageio
+
+log = logging.getLogger("pixmap")
+
+MAX_PENDING = 2048   # model inputs held while the model loads (~300 MB at 224 px)
+
+
+class PassError(Exception):
+    """The pass cannot go on (the model cannot be loaded)."""
+
+
+@dataclass
+class PassResult:
+    kept: list = field(default_factory=list)             # the sources that made it, in input order
+    indices: list[int] = field(default_factory=list)     # each kept source's index in the input list
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height)
+    features: np.ndarray | None = None                   # (n, d) float32
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    pages: list[Path] = field(default_factory=list)      # atlas page files
+    cells: np.ndarray | None = None                      # (n, 5) uint16 [page, x, y, w, h]
+    n_computed: int = 0                                  # vectors computed (not from the cache)
+    model_seconds: float = 0.0
+
+
+@dataclass
+class _Done:
+    key: str
+    size: tuple[int, int]
+    cell: object            # PIL image for the atlas
+    model_input: np.ndarray | None
+    vector: np.ndarray | None
+
+
+@dataclass
+class _Skip:
+    reason: str
+
+
+def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
+        progress: bool = True) -> PassResult:
+    """Stream every source through decode -> site files -> atlas + model. See the module docstring.
+
+    `opts` holds the build options used here: model, weights, batch_size, lightbox_size, thumb_size,
+    atlas_size, image_format, max_pixels.
+    """
+    from tqdm.auto import tqdm
+
+    for sub in ("thumbs", "lightbox", "atlas"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    ext = "webp" if opts["image_format"] == "webp" else "jpg"
+    in_size = models.input_size(opts["model"])
+    bs = int(opts["batch_size"])
+
+    def process(src) -> _Done | _Skip:
+        try:
+            raw = imageio.read(src.path)
+            key = features.content_hash(raw)
+            im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
+            large = imageio.fit(im, opts["lightbox_size"])
+            # WebP effort 0 for the large image (3x faster than the default, ~10% larger), 2 for thumbs.
+            large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
+            thumb = imageio.fit(large, opts["thumb_size"])
+            thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
+            cell = atlas.cell_image(thumb, cell_size)
+            vector = cache.get(key)
+            model_input = imageio.square(large, in_size) if vector is None else None
+        except imageio.ImageError as exc:
+            return _Skip(str(exc))
+        except (OSError, ValueError, MemoryError) as exc:  # an encoder failing on this one image
+            return _Skip(f"cannot make its thumbnails: {type(exc).__name__}: {exc}")
+        written = []
+        try:
+            for sub, data in (("lightbox", large_bytes), ("thumbs", thumb_bytes)):
+                path = data_dir / sub / f"{src.id}.{ext}"
+                _write(path, data)
+                written.append(path)
+        except OSError as exc:
+            for path in written:  # no half of an image's files is left behind
+                path.unlink(missing_ok=True)
+            return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
+        return _Done(key, size, cell, model_input, vector)
+
+    res = PassResult()
+    vectors: list[np.ndarray | None] = []
+    pending: list[tuple[int, str, np.ndarray]] = []
+    model_future: Future | None = None
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    def run_batches(final=False):
+        """Feed the model every full batch (and, when final, the rest)."""
+        try:
+            model = model_future.result()
+        except models.ModelError as exc:
+            raise PassError(str(exc)) from None
+        while len(pending) >= bs or (final and pending):
+            chunk = pending[:bs]
+            del pending[:bs]
+            t0 = time.perf_counter()
+            out = model(np.stack([p[2] for p in chunk]))
+            res.model_seconds += time.perf_counter() - t0
+            for (i, _key, _), vec in zip(chunk, out):
+                vectors[i] = vec
+            cache.put([p[1] for p in chunk], out)
+            res.n_computed += len(chunk)
+
+    n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
+    try:
+        with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+            writer = atlas.AtlasWriter(data_dir / "atlas", len(sources), size=int(opts["atlas_size"]),
+                                       cell_size=cell_size, fmt=opts["image_format"], executor=pool)
+            bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
+            try:
+                for idx, src, done in ordered(pool, process, sources, ahead=max(64, 4 * bs)):
+                    bar.update(1)
+                    if isinstance(done, _Skip):
+                        res.skipped.append((str(src.path), done.reason))
+                        log.warning("skipped %s: %s", src.path, done.reason)
+                        continue
+                    i = len(res.kept)
+                    res.kept.append(src)
+                    res.indices.append(idx)
+                    res.sizes.append(done.size)
+                    writer.add(i, done.cell)
+                    vectors.append(done.vector)
+                    if done.vector is None:
+                        if model_future is None:  # TensorFlow is loaded only when some image is not cached
+                            model_future = loader.submit(models.load_model, opts["model"], opts["weights"],
+                                                         batch_size=bs)
+                        pending.append((i, done.key, done.model_input))
+                        # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs).
+                        if len(pending) >= bs and (model_future.done() or len(pending) >= MAX_PENDING):
+                            run_batches()
+                if pending:
+                    run_batches(final=True)
+            finally:
+                bar.close()
+            pages, cells = writer.close()
+    finally:
+        loader.shutdown(wait=False, cancel_futures=True)
+        cache.flush()  # what was computed is kept, also when the pass is interrupted
+    n = len(res.kept)
+    res.pages = pages
+    res.cells = cells[:n]
+    res.features = np.stack(vectors).astype(np.float32) if n else np.zeros((0, 0), np.float32)
+    return res
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def ordered(pool, fn, items, ahead: int):
+    """Like pool.map(fn, items) in order, but with at most `ahead` results in flight (bounded memory).
+    Yields (index, item, result)."""
+    queue: deque = deque()
+    it = iter(enumerate(items))
+    for idx, item in it:
+        queue.append((idx, item, pool.submit(fn, item)))
+        if len(queue) >= ahead:
+            break
+    try:
+        while queue:
+            idx, item, fut = queue.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                queue.append((nxt[0], nxt[1], pool.submit(fn, nxt[1])))
+            yield idx, item, fut.result()
+    finally:  # interrupted: do not decode the rest
+        for _, _, fut in queue:
+            fut.cancel()

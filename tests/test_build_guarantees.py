@@ -1,0 +1,187 @@
+"""What a build promises whatever happens: the same map for the same input, options checked before any
+work, work kept when interrupted, one bad image never stopping the build, hotspots named as asked."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pixmap
+from pixmap import features, imagepass
+from pixmap.pipeline import BuildError
+
+from .conftest import DEMO, REPO
+
+SMALL = 200  # paintings per build here (their vectors are cached by the demo build)
+
+
+def _site_arrays(site: Path) -> dict[str, bytes]:
+    """Every layout and the hotspot labels of a built site, as raw bytes."""
+    man = json.loads((site / "data" / "manifest.json").read_text())
+    out = {lay["name"]: (site / lay["file"]).read_bytes() for lay in man["layouts"]}
+    out["clusters"] = (site / man["clusters"]["file"]).read_bytes()
+    out["hotspots"] = json.dumps(man["clusters"]["hotspots"]).encode()
+    return out
+
+
+def test_same_input_gives_the_same_map_bit_for_bit_under_other_cpu_load(tmp_path, built_site_result):
+    """Two builds of the same images give identical files: one in this process (UMAP already compiled)
+    beside two busy processes competing for the cores, one alone in a fresh process whose UMAP warm-up
+    runs as long as it possibly can. (Before the fix, PCA ran beside the warm-up and gave other bits.)"""
+    cache = built_site_result.out_dir.parent / "cache"
+    args = dict(images=DEMO, max_images=SMALL, cache_dir=cache, progress=False,
+                layouts="umap,umap-3d,grid,umap-spread")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        pixmap.build(out_dir=tmp_path / "a", **args)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+    # In the second build the warm-up thread repeats its first step (a multi-threaded neighbour search)
+    # for as long as it can overlap the build's numerical work: until the build waits for it (join), or,
+    # if the build never does, until PCA has finished.
+    script = textwrap.dedent(f"""
+        import threading, time
+        import numpy as np
+        import pixmap
+        from pixmap.layouts import umap as umap_layouts
+
+        real_warm_up, real_pca, real_join = umap_layouts.warm_up, umap_layouts.reduce_pca, threading.Thread.join
+        stop = threading.Event()
+
+        def busy_warm_up(*args, **kwargs):
+            x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+            start = time.time()
+            while not stop.is_set() and time.time() - start < 300:
+                umap_layouts.knn(x, 10)
+            return real_warm_up(*args, **kwargs)
+
+        def pca_then_stop(*args, **kwargs):
+            try:
+                return real_pca(*args, **kwargs)
+            finally:
+                stop.set()
+
+        def join(thread, *args, **kwargs):
+            if thread.name == "umap-warm-up":
+                stop.set()
+            return real_join(thread, *args, **kwargs)
+
+        umap_layouts.warm_up, umap_layouts.reduce_pca, threading.Thread.join = busy_warm_up, pca_then_stop, join
+        pixmap.build(out_dir={str(tmp_path / "b")!r}, images={str(DEMO)!r}, max_images={SMALL},
+                     cache_dir={str(cache)!r}, progress=False, layouts="umap,umap-3d,grid,umap-spread")
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    a, b = _site_arrays(tmp_path / "a"), _site_arrays(tmp_path / "b")
+    assert a.keys() == b.keys()
+    different = [name for name in a if a[name] != b[name]]
+    assert different == []
+
+
+def test_options_are_checked_before_any_work(tmp_path):
+    """A typo in any option is reported before the images are even looked for (here they do not exist,
+    so an options error proves the check came first), and nothing is written."""
+    missing = tmp_path / "no-such-folder"
+    cases = {
+        "layouts": ("umpa,grid", "unknown layout(s) umpa"),
+        "metric": ("cosin", "unknown metric 'cosin'"),
+        "pca_components": (1, "pca-components"),
+        "min_dist": ("0.1,x", "min-dist"),
+        "weights": (str(tmp_path / "nope.h5"), "weights file not found"),
+    }
+    for option, (value, message) in cases.items():
+        with pytest.raises(BuildError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            pixmap.build(images=missing, out_dir=tmp_path / "out", progress=False, **{option: value})
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_column_options_are_checked_before_the_image_pass(tmp_path, demo_metadata):
+    """--group-by/--sort-by naming a column that is not there, and --supervised without a label
+    column, fail once the metadata is read: before any image is decoded."""
+    for option, value, message in (("group_by", "schol", "--group-by schol: no such metadata column"),
+                                   ("sort_by", "titel", "--sort-by titel: no such metadata column"),
+                                   ("supervised", True, "--supervised needs a 'label'")):
+        with pytest.raises(BuildError, match=message) as err:
+            pixmap.build(images=DEMO, metadata=demo_metadata, out_dir=tmp_path / "out", progress=False,
+                         cache_dir="none", **{option: value})
+        assert "category" in str(err.value)  # the message lists the columns there are
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out-artifacts").exists()
+    assert [p for p in os.listdir(tmp_path) if "building" in p] == []
+
+
+def test_hotspots_are_named_from_the_group_by_column(tmp_path, built_site_result):
+    """With --group-by collection, hotspots are labelled by the collection column, not by category."""
+    man = json.loads((built_site_result.out_dir / "data" / "manifest.json").read_text())
+    assert man["clusters"]["hotspots"]
+    import csv
+    with open(DEMO / "metadata.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    collections = {r["collection"] for r in rows}
+    categories = {r["category"] for r in rows}
+    assert not collections & categories  # the two columns have different values
+    res = pixmap.build(images=DEMO, metadata=DEMO / "metadata.csv", out_dir=tmp_path / "site",
+                       cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
+                       layouts="umap", group_by="collection")
+    spots = json.loads((res.out_dir / "data" / "manifest.json").read_text())["clusters"]["hotspots"]
+    assert len(spots) >= 2
+    for h in spots:
+        assert h["label"].split(" (")[0] in collections, h["label"]
+
+
+def test_interrupted_pass_keeps_the_computed_vectors(tmp_path, monkeypatch):
+    """Ctrl-C during the image pass (raised here right after the model's second batch) keeps both
+    batches' vectors in the cache, leaves no half-built site, and a restart computes only the rest."""
+    cache_dir = tmp_path / "cache"
+    real_put = features.FeatureCache.put
+    calls = []
+
+    def put_then_interrupt(self, keys, vectors):
+        real_put(self, keys, vectors)
+        calls.append(len(keys))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(features.FeatureCache, "put", put_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pixmap.build(images=DEMO, max_images=100, out_dir=tmp_path / "site", cache_dir=cache_dir,
+                     progress=False, layouts="umap", batch_size=16)
+    monkeypatch.undo()
+    assert calls == [16, 16]
+    assert not (tmp_path / "site").exists() and not (tmp_path / "site-artifacts").exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+    key = features.model_key("efficientnet-lite0", "default")
+    assert len(features.FeatureCache(cache_dir, key)) == 32
+
+    res = pixmap.build(images=DEMO, max_images=100, out_dir=tmp_path / "site", cache_dir=cache_dir,
+                       progress=False, layouts="umap", batch_size=16)
+    assert res.n_images == 100 and res.n_computed == 100 - 32
+
+
+def test_an_image_whose_thumbnail_cannot_be_written_is_skipped_not_fatal(tmp_path, built_site_result):
+    """One thumbnail write failing (here: a folder sits where its file must go) skips that image with
+    the reason, removes its other file, and the pass goes on with the rest."""
+    from pixmap import sources
+
+    _, srcs = sources.find_images(DEMO, max_images=12)
+    data = tmp_path / "data"
+    blocked = srcs[5]
+    (data / "thumbs" / f"{blocked.id}.webp").mkdir(parents=True)
+    cache = features.FeatureCache(built_site_result.out_dir.parent / "cache",
+                                  features.model_key("efficientnet-lite0", "default"))
+    opts = dict(pixmap.pipeline.DEFAULTS)
+    res = imagepass.run(srcs, data, opts, cache, cell_size=32, progress=False)
+    assert [s.id for s in res.kept] == [s.id for s in srcs if s is not blocked]
+    assert len(res.skipped) == 1 and res.skipped[0][0] == str(blocked.path)
+    assert "cannot write its thumbnail" in res.skipped[0][1]
+    assert not (data / "lightbox" / f"{blocked.id}.webp").exists()
+    assert res.features.shape == (11, 1280) and np.isfinite(res.features).all()
+    assert res.cells.shape == (11, 5)
