@@ -859,3 +859,51 @@ def test_atlas_page_groups_and_downscaled_pages(browser, paged_site):
     check("", 1)
     check("?max-array-layers=1", 4)
     check("?max-texture-size=128&max-array-layers=3", 2)
+
+
+def test_images_named_in_any_script_load(page, tmp_path, built_site_result):
+    """Ids keep letters of any script and hash what they cannot keep: the viewer loads every image's
+    thumbnail and lightbox image (percent-encoded URLs), with no failed request, and a shared link to
+    one of them opens it."""
+    import shutil
+    import unicodedata
+
+    import pixmap
+
+    from .conftest import DEMO
+
+    names = ["東京.jpg", "大阪.jpg", "京都.jpg", "a b.jpg", "100%.jpg", "#1?.jpg", unicodedata.normalize("NFD", "café.jpg"),
+             "Ωmega.jpg"]
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name, src in zip(names, sorted((DEMO / "images").glob("*.jpg"))):
+        shutil.copy(src, folder / name)
+    res = pixmap.build(images=folder, out_dir=tmp_path / "site", progress=False, layouts="umap",
+                       cache_dir=built_site_result.out_dir.parent / "cache")
+    site = Site(res.out_dir)
+    try:
+        ids = site.metadata["ids"]
+        assert len(set(ids)) == len(names)
+        assert {"東京", "大阪", "京都", "Ωmega", "café"} <= set(ids)
+        open_map(page, site)
+        for image_id in ids:
+            page.evaluate("(id) => pixmap.open(id)", image_id)
+            page.wait_for_function("(() => { const im = document.querySelector('#lightbox img');"
+                                   " return im && im.complete && im.naturalWidth > 0; })()", timeout=10_000)
+            page.evaluate("pixmap.close()")
+        page.evaluate("(id) => pixmap.flyTo(id, {duration: 100})", "東京")
+        page.wait_for_function("pixmap.stats().thumbsLoaded >= 3", timeout=10_000)
+        page.evaluate("(id) => pixmap.open(id)", "東京")
+        shared = page.evaluate("location.href")
+        other = page.context.new_page()
+        try:
+            other.goto(shared)
+            other.evaluate("pixmap.ready")
+            other.wait_for_function("(() => { const im = document.querySelector('#lightbox img');"
+                                    " return im && im.complete && im.naturalWidth > 0; })()", timeout=10_000)
+            assert other.evaluate("pixmap.state().open") == "東京"
+        finally:
+            other.close()
+        assert_clean(page, site)
+    finally:
+        site.server.close()
