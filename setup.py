@@ -30,7 +30,7 @@ setup(
     python_requires=">=3.10",
     # The top-level viewer/ and datasets/ folders ship inside the package as data:
     # pixmap.viewer (the WebGL viewer copied into every site) and pixmap.datasets (the demo collection).
-    packages=["pixmap", "pixmap.layouts", "pixmap.viewer", "pixmap.datasets"],
+    packages=["pixmap", "pixmap.layouts", "pixmap.iiif", "pixmap.viewer", "pixmap.datasets"],
     package_dir={"pixmap": "pixmap", "pixmap.viewer": "viewer", "pixmap.datasets": "datasets"},
     package_data={
         "pixmap": ["data/*"],

@@ -77,6 +77,22 @@ def build_options(f):
         click.option("--artifacts-dir", type=click.Path(file_okay=False), default=None,
                      help="Where features.npy, layouts, clusters and config.json go "
                           "[default: <out>-artifacts beside the site; not part of the site]."),
+        click.option("--iiif-first-canvas-only", is_flag=True,
+                     help="Map only the first image of each IIIF manifest (PixPlot's behaviour) instead of "
+                          "every canvas that paints an image."),
+        click.option("--language", default=None,
+                     help="Preferred languages for IIIF labels and metadata, e.g. 'fr,en' [default: your "
+                          "locale's, then English, then values without a language, then any]."),
+        click.option("--download-workers", type=click.IntRange(1, 64), default=8, show_default=True,
+                     help="IIIF images downloaded at once (the downloads overlap decoding and the model)."),
+        click.option("--site-url", default=None,
+                     help="Where the site will be published (e.g. https://you.github.io/map/): the IIIF "
+                          "collection in iiif/ is written for that address [default: http://127.0.0.1:8000/, "
+                          "where `pixmap serve` serves it]."),
+        click.option("--deep-zoom", is_flag=True,
+                     help="Also write static IIIF tiles of the local images, so the lightbox zooms into them "
+                          "up to full resolution (IIIF images deep-zoom from their own Image API service "
+                          "without this). Costs disk space: about the size of the originals as JPEG."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
                      help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "
@@ -114,7 +130,13 @@ def _run_build(images, metadata, out, **kw):
     kw["weights"] = kw["weights"] or "default"
     if kw.get("max_pixels") is None:
         kw.pop("max_pixels", None)
-    args = dict(images=list(images) if len(images) > 1 else images[0], metadata=metadata, out_dir=out,
+    iiif = list(kw.pop("iiif", ()) or ())
+    if not images and not iiif:
+        raise click.UsageError("give the images with --images (a folder, glob, image file or text file of "
+                               "IIIF manifest URLs) and/or IIIF manifests or collections with --iiif")
+    kw["iiif_first_canvas_only"] = bool(kw.get("iiif_first_canvas_only"))
+    args = dict(images=(list(images) if len(images) > 1 else images[0]) if images else None,
+                iiif=iiif or None, metadata=metadata, out_dir=out,
                 force=kw.pop("force"), cache_dir=kw.pop("cache_dir"), artifacts_dir=kw.pop("artifacts_dir"),
                 title=kw.pop("title"), progress=not quiet)
     try:
@@ -143,9 +165,14 @@ def main():
 
 
 @main.command()
-@click.option("--images", "-i", multiple=True, required=True,
-              help="A folder of images (searched recursively), a glob such as 'photos/**/*.jpg', or an image "
-                   "file. Repeat to combine several.")
+@click.option("--images", "-i", multiple=True,
+              help="A folder of images (searched recursively), a glob such as 'photos/**/*.jpg', an image "
+                   "file, or a text file of IIIF manifest/collection URLs (one a line, # comments). Repeat to "
+                   "combine several.")
+@click.option("--iiif", multiple=True,
+              help="A IIIF manifest or collection (Presentation API 2 or 3): a URL, a JSON file, a folder of "
+                   "them, or a text file of URLs. Collections are followed. Repeat to combine several; mixes "
+                   "with --images.")
 @click.option("--metadata", "-m", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV or JSON with a 'filename' column (relative path or unique basename) and any other "
                    "columns: category, tags (a|b), description, permalink, year, label, lat, lng have meaning.")

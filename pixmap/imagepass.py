@@ -64,11 +64,13 @@ class _Skip:
 
 
 def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
-        progress: bool = True) -> PassResult:
+        progress: bool = True, fetcher=None) -> PassResult:
     """Stream every source through decode -> site files -> atlas + model. See the module docstring.
 
     `opts` holds the build options used here: model, weights, batch_size, lightbox_size, thumb_size,
-    atlas_size, image_format, max_pixels.
+    atlas_size, image_format, max_pixels, download_workers. IIIF sources (src.remote set) are downloaded
+    by `fetcher` (a pixmap.iiif.fetch.Fetcher) in a pool of their own, started well ahead of decoding, so
+    the pass never waits for all downloads first and the network overlaps decoding and the model.
     """
     from tqdm.auto import tqdm
 
@@ -78,11 +80,25 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     in_size = models.input_size(opts["model"])
     bs = int(opts["batch_size"])
 
-    def process(src) -> _Done | _Skip:
+    def download(src) -> bytes:
+        im = src.remote
+        raw, _url = fetcher.image_bytes(service=im.service, url=im.url, max_side=int(opts["lightbox_size"]))
+        return raw
+
+    def process(item) -> _Done | _Skip:
+        src, pending_download = item
         try:
-            raw = imageio.read(src.path)
+            if pending_download is None:
+                raw = imageio.read(src.path)
+            else:
+                try:
+                    raw = pending_download.result()
+                except Exception as exc:  # FetchError: its message names the URL and the reason
+                    return _Skip(f"cannot download it: {exc}")
             key = features.content_hash(raw)
             im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
+            if src.remote is not None and src.remote.width and src.remote.height:
+                size = (int(src.remote.width), int(src.remote.height))  # the original, not the download
             large = imageio.fit(im, opts["lightbox_size"])
             # WebP effort 0 for the large image (3x faster than the default, ~10% larger), 2 for thumbs.
             large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
@@ -131,17 +147,32 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             res.n_computed += len(chunk)
 
     n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
+    n_remote = sum(src.remote is not None for src in sources)
+    downloads = ThreadPoolExecutor(max_workers=max(1, int(opts.get("download_workers") or 8)),
+                                   thread_name_prefix="download") if n_remote else None
+    dl_bar = tqdm(total=n_remote, desc="downloads", unit="img", disable=not progress or not n_remote)
+
+    def items():
+        """(source, its download started now) pairs, drawn `ahead` of decoding by `ordered`."""
+        for src in sources:
+            if src.remote is None:
+                yield src, None
+            else:
+                fut = downloads.submit(download, src)
+                fut.add_done_callback(lambda _f: dl_bar.update(1))
+                yield src, fut
+
     try:
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
             writer = atlas.AtlasWriter(data_dir / "atlas", len(sources), size=int(opts["atlas_size"]),
                                        cell_size=cell_size, fmt=opts["image_format"], executor=pool)
             bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
             try:
-                for idx, src, done in ordered(pool, process, sources, ahead=max(64, 4 * bs)):
+                for idx, (src, _), done in ordered(pool, process, items(), ahead=max(64, 4 * bs)):
                     bar.update(1)
                     if isinstance(done, _Skip):
-                        res.skipped.append((str(src.path), done.reason))
-                        log.warning("skipped %s: %s", src.path, done.reason)
+                        res.skipped.append((src.location, done.reason))
+                        log.warning("skipped %s: %s", src.location, done.reason)
                         continue
                     i = len(res.kept)
                     res.kept.append(src)
@@ -164,6 +195,9 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             pages, cells = writer.close()
     finally:
         loader.shutdown(wait=False, cancel_futures=True)
+        if downloads is not None:
+            downloads.shutdown(wait=False, cancel_futures=True)
+        dl_bar.close()
         cache.flush()  # what was computed is kept, also when the pass is interrupted
     n = len(res.kept)
     res.pages = pages

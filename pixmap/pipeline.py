@@ -38,6 +38,7 @@ DEFAULTS = dict(
     min_cluster_size=None, max_clusters=20,
     cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
     seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
+    iiif_first_canvas_only=False, language=None, download_workers=8, site_url=None, deep_zoom=False,
 )
 
 
@@ -60,18 +61,21 @@ class BuildError(Exception):
 
 
 def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=None, metadata=None,
-          force: bool = False, cache_dir=None, artifacts_dir=None, title: str | None = None,
+          iiif=None, force: bool = False, cache_dir=None, artifacts_dir=None, title: str | None = None,
           progress: bool = True, **options) -> BuildResult:
-    """Build a map of the images at `images` (a folder, a glob with **, a file, or a list of them).
+    """Build a map of the images at `images` and/or `iiif`.
 
-    `metadata`: a CSV or JSON file keyed by `filename`. `out_dir`: the site folder (must not exist,
-    be empty, or be an earlier pixmap map with force=True). Options are those of DEFAULTS; see
-    `pixmap build --help` for their meaning. Returns a BuildResult.
+    `images`: a folder, a glob with **, an image file, a text file of IIIF manifest/collection URLs
+    (one a line), a manifest URL, or a list of those. `iiif`: IIIF manifests or collections (URLs, JSON
+    files, folders of them, or text files of URLs), one or a list. `metadata`: a CSV or JSON file keyed
+    by `filename` (for the local images). `out_dir`: the site folder (must not exist, be empty, or be an
+    earlier pixmap map with force=True). Options are those of DEFAULTS; see `pixmap build --help` for
+    their meaning. Returns a BuildResult.
     """
     images = images if images is not None else images_path
     metadata_file = metadata if metadata is not None else metadata_path
-    if images is None:
-        raise BuildError("no images given: pass a folder, a glob or a list of image files")
+    if images is None and not iiif:
+        raise BuildError("no images given: pass a folder, a glob, image files or IIIF manifests")
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown build option(s): {', '.join(sorted(unknown))}")
@@ -90,39 +94,34 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
 
     # ---- sources and metadata
     t = time.perf_counter()
-    try:
-        root, srcs = sources.find_images(images, max_images=opts["max_images"])
-    except sources.SourceError as exc:
-        raise BuildError(str(exc)) from None
-    meta = None
-    if metadata_file:
-        try:
-            meta = metadataio.load_metadata(Path(os.path.expanduser(str(metadata_file))), root, srcs)
-        except metadataio.MetadataError as exc:
-            raise BuildError(str(exc)) from None
-        for line, name, reason in meta.unmatched:
-            log.warning("metadata line %s (%s): %s", line, name, reason)
+    found = _find_sources(images, iiif, metadata_file, opts, cache_dir, progress)
+    root, srcs, meta = found.root, found.sources, found.meta
     _check_columns(opts, meta)
-    log.info("found %d images under %s", len(srcs), root)
     timings["sources"] = time.perf_counter() - t
+    if title is None:
+        title = root.name if found.n_local else (found.first_label or "pixmap")
 
     # ---- output: both folders checked and locked now, written into staging, published at the end
     from .output import Output, OutputError
 
+    local_roots = [root] if found.n_local else []
     out = Output(out_dir, artifacts, force=force, cache_dir=cache_dir,
-                 inputs=[root, *sorted({Path(s.path).parent for s in srcs})])
+                 inputs=[*local_roots, *sorted({Path(s.path).parent for s in srcs if s.path is not None})])
     try:
         out.open()
-        result = _build_into(out.site, out_dir, out.artifacts, root, srcs, meta, opts, cache_dir,
-                             title or root.name or "pixmap", progress, timings)
+        result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
+                             title or "pixmap", progress, timings, fetcher=found.fetcher)
+        result.skipped[:0] = found.problems
         result.artifacts_dir = out.artifacts_dir
         timings["total"] = time.perf_counter() - t_all
-        _write_config(out.artifacts, opts, images, metadata_file, result)   # published with the rest
+        _write_config(out.artifacts, opts, images, iiif, metadata_file, result)   # published with the rest
         out.publish()
     except OutputError as exc:
         raise BuildError(str(exc)) from None
     finally:
         out.close()   # removes what is left of the staging folders (all of them after a failure)
+        if found.fetcher is not None:
+            found.fetcher.close()
     for note in out.notes:
         log.warning(note)
     result.warnings.extend(out.notes)
@@ -134,6 +133,74 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
 # Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
 # approximate by pynndescent) and in UMAP itself.
 METRICS = ("cosine", "euclidean", "manhattan", "chebyshev", "correlation", "braycurtis", "canberra")
+
+
+@dataclass
+class _Found:
+    root: Path | None
+    sources: list
+    meta: object | None               # metadataio.Metadata aligned with sources, or None
+    problems: list                    # (url or path, reason) of IIIF documents and canvases skipped
+    fetcher: object | None            # the IIIF Fetcher, kept open for the image downloads
+    n_local: int = 0
+    first_label: str | None = None
+
+
+def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Found:
+    """Local images (with their --metadata rows) and IIIF images (with theirs from the manifests)."""
+    from . import inputs
+
+    split = inputs.split_inputs(images, iiif)
+    root, srcs = None, []
+    if split.local:
+        try:
+            root, srcs = sources.find_images(split.local, max_images=opts["max_images"])
+        except sources.SourceError as exc:
+            raise BuildError(str(exc)) from None
+        log.info("found %d images under %s", len(srcs), root)
+    meta = None
+    if metadata_file:
+        if not srcs:
+            raise BuildError("--metadata describes local images, and none were given; IIIF images take "
+                             "their metadata from their manifests")
+        try:
+            meta = metadataio.load_metadata(Path(os.path.expanduser(str(metadata_file))), root, srcs)
+        except metadataio.MetadataError as exc:
+            raise BuildError(str(exc)) from None
+        for line, name, reason in meta.unmatched:
+            log.warning("metadata line %s (%s): %s", line, name, reason)
+    found = _Found(root=root, sources=srcs, meta=meta, problems=[], fetcher=None, n_local=len(srcs))
+    if not split.iiif:
+        return found
+
+    from .iiif.fetch import Fetcher
+
+    found.fetcher = Fetcher(Path(cache_dir) / "iiif" if cache_dir else None,
+                            workers=int(opts["download_workers"]))
+    language = parse_list(opts["language"], str) if opts["language"] else None
+    remote = inputs.iiif_sources(split.iiif, found.fetcher, language=language,
+                                 first_canvas_only=bool(opts["iiif_first_canvas_only"]), progress=progress,
+                                 taken_ids=[s.id for s in srcs])
+    found.problems = remote.problems
+    if opts["max_images"] is not None:
+        room = max(0, int(opts["max_images"]) - len(srcs))
+        del remote.sources[room:], remote.rows[room:]
+    if not srcs and not remote.sources:
+        reasons = "; ".join(f"{u}: {r}" for u, r in remote.problems[:5]) or "no canvas paints an image"
+        found.fetcher.close()
+        raise BuildError(f"no image found in the IIIF input ({reasons})")
+    log.info("found %d IIIF images in %d input(s)", len(remote.sources), len(split.iiif))
+    if remote.sources:
+        found.first_label = remote.sources[0].remote.manifest_label or None
+    local_fields = list(meta.fields) if meta is not None else []
+    fields = local_fields + [f for f in remote.fields if f not in local_fields]
+    local_rows = list(meta.rows) if meta is not None else [None] * len(srcs)
+    found.meta = metadataio.Metadata(fields=fields, rows=local_rows + remote.rows,
+                                     unmatched=list(meta.unmatched) if meta is not None else [],
+                                     warnings=list(meta.warnings) if meta is not None else [])
+    found.sources = srcs + remote.sources
+    found.root = root if root is not None else Path(".")
+    return found
 
 
 def _check_options(opts: dict) -> None:
@@ -155,6 +222,10 @@ def _check_options(opts: dict) -> None:
         raise BuildError("n-neighbors must be at least 2 and min-dist between 0 and 1")
     if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
         raise BuildError("cell-size must be between 8 and the atlas size")
+    if int(opts["download_workers"]) < 1:
+        raise BuildError("download-workers must be at least 1")
+    if opts["site_url"] and not str(opts["site_url"]).lower().startswith(("http://", "https://")):
+        raise BuildError(f"site-url must be an http(s) URL such as https://you.github.io/map/, not {opts['site_url']!r}")
     if opts["metric"] not in METRICS:
         raise BuildError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
     if int(opts["pca_components"]) < 2:
@@ -187,7 +258,7 @@ def _check_columns(opts: dict, meta) -> None:
         raise BuildError(f"--supervised needs a 'label' metadata column (columns: {have})")
 
 
-def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, title, progress, timings):
+def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None):
     data = staging / "data"
     (data / "layouts").mkdir(parents=True, exist_ok=True)
     cell_size = int(opts["cell_size"] or atlas.auto_cell_size(len(srcs), int(opts["atlas_size"])))
@@ -200,7 +271,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
     # ---- images and features
     t = time.perf_counter()
     try:
-        images = imagepass.run(srcs, data, opts, cache, cell_size, progress=progress)
+        images = imagepass.run(srcs, data, opts, cache, cell_size, progress=progress, fetcher=fetcher)
     except imagepass.PassError as exc:
         raise BuildError(str(exc)) from None
     kept, sizes, skipped = images.kept, images.sizes, images.skipped
@@ -268,7 +339,7 @@ def _build_into(staging, out_dir, artifacts, root, srcs, meta, opts, cache_dir, 
         w = csv.writer(f)
         w.writerow(["id", "path", "width", "height"])
         for s, (wd, ht) in zip(kept, sizes):
-            w.writerow([s.id, str(s.path), wd, ht])
+            w.writerow([s.id, s.location, wd, ht])
     timings["site"] = time.perf_counter() - t
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
@@ -380,10 +451,17 @@ def _versions() -> dict:
     return out
 
 
-def _write_config(artifacts: Path, opts, images, metadata_file, result: BuildResult) -> None:
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [str(x) for x in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def _write_config(artifacts: Path, opts, images, iiif, metadata_file, result: BuildResult) -> None:
     doc = {
         "pixmap": __version__,
-        "images": [str(x) for x in images] if isinstance(images, (list, tuple)) else str(images),
+        "images": _as_list(images),
+        "iiif": _as_list(iiif),
         "metadata": str(metadata_file) if metadata_file else None,
         "out_dir": str(result.out_dir),
         "options": {k: v for k, v in opts.items()},

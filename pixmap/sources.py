@@ -90,8 +90,16 @@ class SourceError(Exception):
 @dataclass(frozen=True)
 class ImageSource:
     id: str        # unique, stable, a safe file name (see the module docstring)
-    path: Path     # absolute
-    relpath: str   # posix path relative to the root returned by find_images
+    path: Path | None  # absolute; None for an image fetched over the network (IIIF)
+    relpath: str   # posix path relative to the root returned by find_images (IIIF: "iiif/<host>/<canvas>")
+    remote: object | None = None  # for IIIF: the pixmap.iiif.manifests.IIIFImage it comes from
+
+    @property
+    def location(self) -> str:
+        """Where the image comes from, for messages: its file path, or its canvas/image URL."""
+        if self.path is not None:
+            return str(self.path)
+        return str(getattr(self.remote, "canvas_id", None) or getattr(self.remote, "url", None) or self.relpath)
 
 
 def is_image_name(name: str) -> bool:
