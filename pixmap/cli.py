@@ -85,6 +85,9 @@ def build_options(f):
                           "locale's, then English, then values without a language, then any]."),
         click.option("--download-workers", type=click.IntRange(1, 64), default=8, show_default=True,
                      help="IIIF images downloaded at once (the downloads overlap decoding and the model)."),
+        click.option("--download-timeout", type=click.FloatRange(0.1, None), default=30.0, show_default=True,
+                     help="Seconds to wait for a IIIF server's answer before trying again (4 tries, with "
+                          "growing pauses, also after errors 429 and 5xx)."),
         click.option("--site-url", default=None,
                      help="Where the site will be published (e.g. https://you.github.io/map/): the IIIF "
                           "collection in iiif/ is written for that address [default: http://127.0.0.1:8000/, "

@@ -46,6 +46,7 @@ class PassResult:
     pages: list[Path] = field(default_factory=list)      # atlas page files
     cells: np.ndarray | None = None                      # (n, 5) uint16 [page, x, y, w, h]
     n_computed: int = 0                                  # vectors computed (not from the cache)
+    tiles: dict = field(default_factory=dict)            # kept index -> "data/tiles/<id>/info.json" (--deep-zoom)
     model_seconds: float = 0.0
 
 
@@ -56,6 +57,7 @@ class _Done:
     cell: object            # PIL image for the atlas
     model_input: np.ndarray | None
     vector: np.ndarray | None
+    tiles: str | None = None   # "data/tiles/<id>/info.json" when --deep-zoom wrote tiles for it
 
 
 @dataclass
@@ -105,6 +107,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             thumb = imageio.fit(large, opts["thumb_size"])
             thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
             cell = atlas.cell_image(thumb, cell_size)
+            tiles = _deep_zoom_tiles(raw, src, data_dir, opts) if opts.get("deep_zoom") and src.remote is None else None
             vector = cache.get(key)
             model_input = imageio.square(large, in_size) if vector is None else None
         except imageio.ImageError as exc:
@@ -121,7 +124,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             for path in written:  # no half of an image's files is left behind
                 path.unlink(missing_ok=True)
             return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
-        return _Done(key, size, cell, model_input, vector)
+        return _Done(key, size, cell, model_input, vector, tiles)
 
     res = PassResult()
     vectors: list[np.ndarray | None] = []
@@ -179,6 +182,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                     res.indices.append(idx)
                     res.sizes.append(done.size)
                     writer.add(i, done.cell)
+                    if done.tiles:
+                        res.tiles[i] = done.tiles
                     vectors.append(done.vector)
                     if done.vector is None:
                         if model_future is None:  # TensorFlow is loaded only when some image is not cached
@@ -204,6 +209,26 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     res.cells = cells[:n]
     res.features = np.stack(vectors).astype(np.float32) if n else np.zeros((0, 0), np.float32)
     return res
+
+
+def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:
+    """--deep-zoom: static IIIF level-0 tiles of the image at full resolution (a second, full decode).
+    Returns the info.json's path in the site; None (and a warning) when the tiles cannot be written."""
+    from . import tiles
+    from .iiif.publish import site_file_url
+
+    rel = f"data/tiles/{src.id}"
+    try:
+        full, _ = imageio.decode(raw, max_side=None, max_pixels=opts["max_pixels"])
+        tiles.write_tiles(full, data_dir.parent / rel,
+                          service_id=site_file_url(opts.get("site_url") or SERVE_URL, rel))
+    except (imageio.ImageError, OSError, ValueError, MemoryError) as exc:
+        log.warning("no deep-zoom tiles for %s: %s", src.location, exc)
+        return None
+    return f"{rel}/info.json"
+
+
+SERVE_URL = "http://127.0.0.1:8000/"   # where `pixmap serve` serves a map by default
 
 
 def _write(path: Path, data: bytes) -> None:

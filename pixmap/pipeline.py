@@ -38,7 +38,8 @@ DEFAULTS = dict(
     min_cluster_size=None, max_clusters=20,
     cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
     seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
-    iiif_first_canvas_only=False, language=None, download_workers=8, site_url=None, deep_zoom=False,
+    iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
+    deep_zoom=False,
 )
 
 
@@ -176,7 +177,7 @@ def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Fo
     from .iiif.fetch import Fetcher
 
     found.fetcher = Fetcher(Path(cache_dir) / "iiif" if cache_dir else None,
-                            workers=int(opts["download_workers"]))
+                            workers=int(opts["download_workers"]), timeout=float(opts["download_timeout"]))
     language = parse_list(opts["language"], str) if opts["language"] else None
     remote = inputs.iiif_sources(split.iiif, found.fetcher, language=language,
                                  first_canvas_only=bool(opts["iiif_first_canvas_only"]), progress=progress,
@@ -222,6 +223,8 @@ def _check_options(opts: dict) -> None:
         raise BuildError("n-neighbors must be at least 2 and min-dist between 0 and 1")
     if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
         raise BuildError("cell-size must be between 8 and the atlas size")
+    if not float(opts["download_timeout"]) > 0:
+        raise BuildError("download-timeout must be more than 0 seconds")
     if int(opts["download_workers"]) < 1:
         raise BuildError("download-workers must be at least 1")
     if opts["site_url"] and not str(opts["site_url"]).lower().startswith(("http://", "https://")):
@@ -327,6 +330,13 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
                             "hotspots": [h.to_json() for h in clustering.hotspots]}
     ids = [s.id for s in kept]
     site.write_metadata(data / "metadata.json", ids, fields, rows)
+    deep_zoom = _deep_zoom_entries(kept, images.tiles)
+    if any(deep_zoom):
+        (data / "deep-zoom.json").write_text(json.dumps(deep_zoom, ensure_ascii=False, separators=(",", ":")),
+                                             encoding="utf-8")
+        manifest["deep_zoom"] = {"file": "data/deep-zoom.json"}
+    notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
+                          images.tiles)
     site.write_manifest(staging, manifest)
     site.copy_viewer(staging)
 
@@ -344,9 +354,67 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
                        metadata_unmatched=list(meta.unmatched) if meta else [],
-                       warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes,
+                       warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes + notes,
                        timings=timings, layouts=[lay.name for lay in layouts],
                        n_computed=images.n_computed)
+
+
+SERVE_URL = imagepass.SERVE_URL
+
+
+def _deep_zoom_entries(kept, tiles: dict) -> list:
+    """Per image: the info.json of its Image API service (an IIIF image's own service, or the static
+    tiles --deep-zoom wrote into the site), or None."""
+    out = []
+    for i, src in enumerate(kept):
+        service = getattr(src.remote, "service", None) if src.remote is not None else None
+        if i in tiles:
+            out.append(tiles[i])
+        elif service and service.get("id"):
+            out.append(str(service["id"]).rstrip("/") + "/info.json")
+        else:
+            out.append(None)
+    return out
+
+
+def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest, tiles) -> list[str]:
+    """Write the site's IIIF collection (iiif/collection.json, one Manifest per hotspot)."""
+    from .iiif import publish
+
+    site_url = opts["site_url"] or SERVE_URL
+    lower = [f.lower() for f in fields]
+
+    def value(row, name):
+        if name in lower:
+            v = row[lower.index(name)]
+            return None if v in (None, "") else str(v)
+        return None
+
+    entries = []
+    for i, (src, (w, h), row) in enumerate(zip(kept, sizes, rows)):
+        remote = src.remote
+        metadata = {f: (", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                    for f, v in zip(fields, row) if v not in (None, "", [])}
+        entries.append({
+            "label": value(row, "title") or src.relpath, "metadata": metadata, "width": int(w), "height": int(h),
+            "service": getattr(remote, "service", None), "url": getattr(remote, "url", None),
+            "canvas_id": getattr(remote, "canvas_id", None), "manifest_id": getattr(remote, "manifest_id", None),
+            "rights": value(row, "rights"), "attribution": value(row, "attribution"),
+            "tiles": tiles.get(i)})
+    hotspots = [h.to_json() for h in clustering.hotspots]
+    try:
+        publish.write_collection(staging, site_url=site_url, title=title, ids=[s.id for s in kept],
+                                 images=entries, hotspots=hotspots, labels=clustering.labels,
+                                 lightbox=manifest["lightbox"], thumbs=manifest["thumbs"])
+    except ValueError as exc:  # never fatal: the map itself is complete
+        log.warning("IIIF collection not written: %s", exc)
+        return [f"IIIF collection not written: {exc}"]
+    manifest["iiif"] = {"collection": "iiif/collection.json", "site_url": site_url}
+    if not opts["site_url"]:  # said once per build, not as a warning: most maps are looked at locally
+        log.info(f"the IIIF collection (iiif/collection.json) is written for {SERVE_URL}, where `pixmap serve` "
+                "serves the map; pass --site-url with the address you publish it at (e.g. your GitHub Pages "
+                "URL) to make it open in Mirador or Universal Viewer from there")
+    return []
 
 
 def print_stage(progress: bool, text: str) -> None:
