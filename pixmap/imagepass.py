@@ -48,6 +48,7 @@ class PassResult:
     n_computed: int = 0                                  # vectors computed (not from the cache)
     tiles: dict = field(default_factory=dict)            # kept index -> "data/tiles/<id>/info.json" (--deep-zoom)
     model_seconds: float = 0.0
+    download_wait_seconds: float = 0.0                   # decoding waiting for IIIF downloads (summed)
 
 
 @dataclass
@@ -93,10 +94,13 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             if pending_download is None:
                 raw = imageio.read(src.path)
             else:
+                t0 = time.perf_counter()
                 try:
                     raw = pending_download.result()
                 except Exception as exc:  # FetchError: its message names the URL and the reason
                     return _Skip(f"cannot download it: {exc}")
+                finally:
+                    waited.append(time.perf_counter() - t0)
             key = features.content_hash(raw)
             im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
             if src.remote is not None and src.remote.width and src.remote.height:
@@ -127,6 +131,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         return _Done(key, size, cell, model_input, vector, tiles)
 
     res = PassResult()
+    waited: list[float] = []   # seconds each decode spent waiting for its download
     vectors: list[np.ndarray | None] = []
     pending: list[tuple[int, str, np.ndarray]] = []
     model_future: Future | None = None
@@ -205,6 +210,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         dl_bar.close()
         cache.flush()  # what was computed is kept, also when the pass is interrupted
     n = len(res.kept)
+    res.download_wait_seconds = float(sum(waited))
     res.pages = pages
     res.cells = cells[:n]
     res.features = np.stack(vectors).astype(np.float32) if n else np.zeros((0, 0), np.float32)

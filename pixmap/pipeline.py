@@ -281,6 +281,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
     n = len(kept)
     timings["images_and_features"] = time.perf_counter() - t
     timings["model_inference"] = images.model_seconds
+    if images.download_wait_seconds:
+        timings["download_wait"] = images.download_wait_seconds
     if n == 0:
         reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
         raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")

@@ -15,7 +15,7 @@ import numpy as np
 from .layouts.base import Layout, normalise
 
 FORMAT = "pixmap-site"
-VERSION = 1
+VERSION = 2
 
 
 class OutputError(Exception):

@@ -623,7 +623,10 @@ class IIIFServer:
                 raise BadRequest(",h sizes not supported at this level")
         else:
             tw, th = (int(t) for t in s.split(","))
-            if level != 0 and not features & {"sizeByWh", "sizeByForcedWh", "sizeByDistortedWh"}:
+            # "w,h" that keeps the region's aspect ratio (within rounding) is "w," spelled out, which is how
+            # viewers such as OpenSeadragon ask level-1 servers for tiles; real level-1 servers answer it
+            same_as_w = "sizeByW" in features and abs(th - rh * tw / rw) <= 1
+            if level != 0 and not same_as_w and not features & {"sizeByWh", "sizeByForcedWh", "sizeByDistortedWh"}:
                 raise BadRequest("w,h sizes not supported at this level")
         if tw < 1 or th < 1:
             raise BadRequest("empty size")
@@ -839,7 +842,19 @@ def _make_handler(server: IIIFServer):
                         body, ctype = server._image_request(ident, region, size, rotation, mq.group(1),
                                                             mq.group(2))
                     except BadRequest as e:
-                        return self._send(400, str(e).encode("utf-8"), head=head)
+                        with server._lock:
+                            declared = key in server._image_resources
+                        if not declared:
+                            return self._send(400, str(e).encode("utf-8"), head=head)
+                        # a resource URL a manifest publishes as is (a static derivative, as museums'
+                        # servers keep them): answered even where the service's level would refuse it
+                        m = re.fullmatch(r"(\d+),(\d+)", size)
+                        index = server._picture_index(ident)
+                        w, h = server._picture_size(index)
+                        full = (w * SCALE, h * SCALE)
+                        out = (int(m.group(1)), int(m.group(2))) if m else full
+                        body, ctype = _encode(server._render(ident, full, (0, 0) + full, out), "jpg")
+                        return self._send(200, body, ctype, head=head)
                     return self._send(200, body, ctype, headers={"Cache-Control": "max-age=3600"}, head=head)
 
             suffix = Path(key).suffix.lower()

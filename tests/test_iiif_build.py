@@ -117,3 +117,67 @@ def test_first_canvas_only_and_a_collection_url(server, tmp_path, built_site_res
                        out_dir=tmp_path / "f", cache_dir=built_site_result.out_dir.parent / "cache",
                        progress=False, layouts="umap", iiif_first_canvas_only=True)
     assert res.n_images == 2
+
+
+def test_built_iiif_map_deep_zooms_credits_and_publishes_a_valid_collection(server, tmp_path, page,
+                                                                             built_site_result):
+    """A real IIIF build, served by `pixmap serve` at the --site-url it was built for: the lightbox
+    deep-zooms into the museum's Image API service (tile requests reach it) and shows the attribution;
+    the published IIIF collection validates with iiif-prezi3, and every canvas's image is fetchable."""
+    import threading
+    import urllib.request
+
+    from pixmap.iiif import publish
+    from pixmap.serve import make_server
+
+    site = tmp_path / "site"
+    httpd = make_server(site, port=0)
+    site_url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        res = pixmap.build(iiif=server.manifest_url("presentation-3/wellcome-p3.json"), out_dir=site,
+                           cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
+                           layouts="umap", site_url=site_url)
+        assert res.n_images == 10
+        meta = json.loads((site / "data" / "metadata.json").read_text())
+        rows = [dict(zip(meta["fields"], r)) for r in meta["rows"]]
+
+        docs = sorted((site / "iiif").glob("*.json"))
+        assert (site / "iiif" / "collection.json") in docs and len(docs) >= 2
+        bodies = []
+        for doc in docs:
+            publish.validate(doc)
+            data = json.loads(doc.read_text())
+            for canvas in data.get("items", []):
+                if canvas.get("type") == "Canvas":
+                    bodies.append(canvas["items"][0]["items"][0]["body"]["id"])
+        assert len(bodies) == 10
+        for url in bodies:  # the museum's images, through the local stand-in
+            with urllib.request.urlopen(url, timeout=30) as r:
+                assert r.status == 200 and r.headers["Content-Type"].startswith("image/")
+
+        server.clear_requests()
+        page.goto(site_url + "index.html")
+        page.evaluate("pixmap.ready")
+        i = next(k for k, r in enumerate(rows) if r.get("attribution"))
+        page.evaluate("(id) => pixmap.open(id)", meta["ids"][i])
+        page.wait_for_selector("#lightbox figure[data-deepzoom='ready'], #lightbox figure[data-deepzoom='failed']",
+                               timeout=30_000)
+        assert page.get_attribute("#lightbox figure", "data-deepzoom") == "ready", (
+            page.inner_text("#lightbox"), page.rec.console_errors, [p for _, p in server.requests][-10:])
+        credit = page.inner_text("#lightbox .credit")
+        assert rows[i]["attribution"].split("\n")[0][:20] in credit
+        box = page.evaluate("(() => { const r = document.querySelector('#lightbox .view').getBoundingClientRect();"
+                            " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+        page.mouse.move(box["x"], box["y"])
+        for _ in range(10):
+            page.mouse.wheel(0, -300)
+            page.wait_for_timeout(80)
+        page.wait_for_timeout(1500)
+        tiles = [p for _, p in server.requests if "/full/" not in p and not p.endswith("info.json")
+                 and "b28857021" in p]
+        assert tiles, "no tile was requested from the image service"
+        assert page.rec.page_errors == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -1,5 +1,27 @@
-// The lightbox: large image, every metadata field (as text), permalink, download, previous/next.
+// The lightbox: large image (deep zoom where the image has an Image API service: deepzoom.js), its
+// attribution and rights under it, every metadata field (as text), permalink, download, previous/next.
 import {el, safeHttpUrl, displayValue} from "./dom.js";
+import {DeepZoomIndex, DeepZoomView} from "./deepzoom.js";
+
+/** A short name for a well-known rights URL (Creative Commons, RightsStatements.org), else the URL. */
+export function rightsLabel(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  const parts = u.pathname.split("/").filter(Boolean);
+  if (/(^|\.)creativecommons\.org$/.test(u.hostname)) {
+    if (parts[0] === "licenses" && parts[1]) return `CC ${parts[1].toUpperCase()}${parts[2] ? " " + parts[2] : ""}`;
+    if (parts[0] === "publicdomain" && parts[1] === "zero") return `CC0${parts[2] ? " " + parts[2] : ""}`;
+    if (parts[0] === "publicdomain" && parts[1] === "mark") return "Public Domain Mark";
+  }
+  if (/(^|\.)rightsstatements\.org$/.test(u.hostname) && parts[0] === "vocab" && parts[1]) {
+    return `RightsStatements.org ${parts[1]}`;
+  }
+  return url;
+}
 
 export class Lightbox {
   /**
@@ -13,8 +35,23 @@ export class Lightbox {
     this.index = -1;
     this.list = null; // {length, at(k), indexOf(i), label}
     this.returnFocus = null;
+    this.deepZoom = new DeepZoomIndex(site.manifest); // data/deep-zoom.json: fetched when first needed
+    this.zoom = null;    // the DeepZoomView of the image shown, if any
+    this.shown = 0;      // counts renders: an answer for an image no longer shown is dropped
     root.addEventListener("click", (e) => {
-      if (e.target === root || e.target.tagName === "FIGURE") this.close();
+      const t = e.target;
+      if (t === root || t.tagName === "FIGURE" || (t.classList && t.classList.contains("view"))) this.close();
+    });
+    // + - 0 zoom the deep-zoom view (OpenSeadragon handles them itself while its canvas has the focus)
+    window.addEventListener("keydown", (e) => {
+      const zoom = this.zoom;
+      if (!this.isOpen || !zoom || !zoom.ready || zoom.hasFocus) return;
+      if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.key === "+" || e.key === "=") zoom.zoomBy(1.6);
+      else if (e.key === "-" || e.key === "_") zoom.zoomBy(1 / 1.6);
+      else if (e.key === "0") zoom.home();
+      else return;
+      e.preventDefault();
     });
   }
 
@@ -42,6 +79,7 @@ export class Lightbox {
   close() {
     if (!this.isOpen) return;
     this.index = -1;
+    this._stopZoom();
     this.root.hidden = true;
     this.root.replaceChildren();
     if (this.returnFocus && this.returnFocus.focus) this.returnFocus.focus({preventScroll: true});
@@ -56,6 +94,73 @@ export class Lightbox {
     this.open(this.list.at(next), this.list);
   }
 
+  _stopZoom() {
+    this.shown++;
+    if (this.zoom) {
+      this.zoom.destroy();
+      this.zoom = null;
+    }
+  }
+
+  /** Attribution and rights (metadata fields of those names) as a caption: text, a rights URL as a link. */
+  _credit(attribution, rights) {
+    const has = (v) => v !== null && v !== undefined && String(v).trim() !== "";
+    if (!has(attribution) && !has(rights)) return null;
+    const caption = el("figcaption", {className: "credit"});
+    if (has(attribution)) caption.append(el("span", {className: "attribution", text: displayValue(attribution)}));
+    if (has(rights)) {
+      const link = safeHttpUrl(rights);
+      const value = link
+        ? el("a", {href: link, target: "_blank", rel: "noopener noreferrer license", title: link}, rightsLabel(link))
+        : el("span", {text: displayValue(rights)});
+      caption.append(el("span", {className: "rights"}, "Rights: ", value));
+    }
+    return caption;
+  }
+
+  /** Once the image's service is known (deep-zoom.json), lay OpenSeadragon over the image; keep the image on failure. */
+  _startZoom(i, figure, view, img) {
+    if (!this.deepZoom.available) return;
+    const shown = this.shown;
+    const current = () => shown === this.shown && this.index === i;
+    this.deepZoom.service(i).then((service) => {
+      if (!service || !current()) return;
+      figure.dataset.deepzoom = "loading";
+      const box = el("div", {className: "dz"});
+      const controls = el("div", {className: "dz-controls", role: "group", "aria-label": "Zoom"},
+        el("button", {type: "button", "aria-label": "Zoom out", title: "Zoom out (−)", dataset: {zoom: "out"},
+          onclick: () => zoom.zoomBy(1 / 1.6)}, "−"),
+        el("button", {type: "button", "aria-label": "Zoom in", title: "Zoom in (+)", dataset: {zoom: "in"},
+          onclick: () => zoom.zoomBy(1.6)}, "+"),
+        el("button", {type: "button", "aria-label": "Fit the image", title: "Fit (0)", dataset: {zoom: "home"},
+          onclick: () => zoom.home()}, "⤢"));
+      controls.hidden = true;
+      view.append(box, controls);
+      const zoom = new DeepZoomView(box);
+      zoom.onChange = () => { view.dataset.scale = zoom.scale.toFixed(4); };
+      this.zoom = zoom;
+      const startRect = () => (img.complete && img.naturalWidth ? img.getBoundingClientRect() : null);
+      zoom.open(service, {startRect}).then((ok) => {
+        if (!ok || !current()) return;
+        figure.dataset.deepzoom = "ready";
+        controls.hidden = false;
+        const size = zoom.imageSize;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", size ? `Deep zoom, up to ${size.width} × ${size.height} pixels` : "Deep zoom");
+      }, (err) => {
+        if (!current()) return;
+        zoom.destroy();
+        if (this.zoom === zoom) this.zoom = null;
+        box.remove();
+        controls.remove();
+        figure.dataset.deepzoom = "failed";
+        view.append(el("p", {className: "dz-note", role: "status",
+          text: "Deep zoom is not available right now (the image service did not answer)."}));
+        console.warn(`pixmap: deep zoom of ${this.site.ids[i]} failed (${service.url}):`, err && err.message);
+      });
+    });
+  }
+
   render() {
     const i = this.index;
     const {ids, fields, rows, manifest} = this.site;
@@ -68,7 +173,10 @@ export class Lightbox {
     const title = value("title") || filename.split("/").pop();
     const url = this.imageUrl(i);
 
+    this._stopZoom();
     const img = el("img", {src: url, alt: String(title), decoding: "async"});
+    const view = el("div", {className: "view"}, img);
+    const figure = el("figure", {}, view, this._credit(value("attribution"), value("rights")));
     const dl = el("dl");
     fields.forEach((field, k) => {
       const v = row[k];
@@ -103,9 +211,10 @@ export class Lightbox {
       onclick: () => this.close()}, "×");
 
     this.root.replaceChildren(
-      el("figure", {}, img),
+      figure,
       el("section", {className: "info"}, el("h2", {text: String(title)}), counter, dl, links),
       prev, next, close,
     );
+    this._startZoom(i, figure, view, img);
   }
 }
