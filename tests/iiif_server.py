@@ -877,3 +877,22 @@ def _make_handler(server: IIIFServer):
             return self._send(404, b"not found", head=head)
 
     return Handler
+
+
+# ---- pytest fixtures, imported by the test modules that use them ------------------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def srv():
+    """One server per test module."""
+    with IIIFServer(require_shared_iiif(), PAINTINGS) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh(srv):
+    """No faults and an empty request log for the test that uses it."""
+    srv.clear_faults()
+    srv.clear_requests()
+    yield

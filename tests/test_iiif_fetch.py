@@ -16,21 +16,16 @@ from PIL import Image
 import pixmap
 from pixmap.iiif.fetch import FetchError, Fetcher, image_request_url
 from tests.iiif_server import PAINTINGS, IIIFServer, require_shared_iiif
+from tests.iiif_server import fresh, srv  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(fresh):
+    """Every test starts with no faults and an empty request log."""
 
 FAST = dict(backoff=0.01, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def srv():
-    with IIIFServer(require_shared_iiif(), PAINTINGS) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(srv):
-    srv.clear_faults()
-    srv.clear_requests()
-    yield
 
 
 @pytest.fixture

@@ -13,6 +13,12 @@ import requests
 from PIL import Image
 
 from tests.iiif_server import PAINTINGS, SCALE, IIIFServer, path_key, require_shared_iiif
+from tests.iiif_server import fresh, srv  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(fresh):
+    """Every test starts with no faults and an empty request log."""
 
 V3_SERVICE = "iiif.io/api/image/3.0/example/reference/918ecd18c2592080851777620de9bcb5-gottingen"  # level 1
 V2_LEVEL1 = "iiif.bodleian.ox.ac.uk/iiif/image/c0c15feb-0406-4cb5-9e0e-b4118eda2c90"
@@ -20,17 +26,6 @@ V2_LEVEL2 = "media.nga.gov/iiif/public/objects/1/0/6/3/8/2/106382-primary-0-nati
 V2_LEVEL0 = "apex.dlc.services/thumbs/7/6/c2ad0baa-548c-4ee9-9c7f-11f675677dcc"  # sizes 864x1024 ... 84x100
 
 
-@pytest.fixture(scope="module")
-def srv():
-    with IIIFServer(require_shared_iiif(), PAINTINGS) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(srv):
-    srv.clear_faults()
-    srv.clear_requests()
-    yield
 
 
 def get(srv, path, **kw):
