@@ -181,3 +181,27 @@ def test_tiny_collections_build_every_layout(tmp_path, count, built_site_result)
         pos = np.fromfile(res.out_dir / lay["file"], "<f4")
         assert pos.size == count * lay["dims"] and np.isfinite(pos).all(), lay["name"]
     assert man["clusters"]["hotspots"] == []
+
+
+def test_deep_zoom_writes_tiles_of_local_images_and_lists_them(tmp_path, built_site_result):
+    """--deep-zoom: per local image an IIIF level-0 info.json and its tiles in the site, named in
+    data/deep-zoom.json and in the site's marker (so a rebuild replaces them); without it, none."""
+    res = pixmap.build(images=DEMO / "images", max_images=3, out_dir=tmp_path / "dz", progress=False,
+                       cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap", deep_zoom=True)
+    site = res.out_dir
+    man = json.loads((site / "data" / "manifest.json").read_text())
+    assert man["version"] == 2
+    entries = json.loads((site / man["deep_zoom"]["file"]).read_text())
+    meta = json.loads((site / "data" / "metadata.json").read_text())
+    ids = meta["ids"]
+    assert entries == [f"data/tiles/{i}/info.json" for i in ids]
+    marker = json.loads((site / ".pixmap-site").read_text())["files"]
+    for i, row in zip(ids, meta["rows"]):
+        info = json.loads((site / "data" / "tiles" / i / "info.json").read_text())
+        assert info["profile"] == "level0" and (info["width"], info["height"]) == (row[1], row[2])  # full size
+        tiles = [p for p in (site / "data" / "tiles" / i).rglob("default.jpg")]
+        assert tiles and all(p.relative_to(site).as_posix() in marker for p in tiles)
+    plain = pixmap.build(images=DEMO / "images", max_images=3, out_dir=tmp_path / "plain", progress=False,
+                         cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap")
+    assert "deep_zoom" not in json.loads((plain.out_dir / "data" / "manifest.json").read_text())
+    assert not (plain.out_dir / "data" / "tiles").exists()
