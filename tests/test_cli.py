@@ -79,3 +79,9 @@ def test_sigterm_ends_a_build_cleanly_and_keeps_its_work(tmp_path):
     assert not out.exists() and not (tmp_path / "map-artifacts").exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
     assert len(features.FeatureCache(cache, features.model_key("efficientnet-lite0", "default"))) == 40
+
+
+def test_build_without_images_or_iiif_says_what_to_give(tmp_path):
+    r = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "o"), "--quiet"])
+    assert r.exit_code == 2 and "--images" in r.output and "--iiif" in r.output
+    assert not (tmp_path / "o").exists()
