@@ -759,3 +759,13 @@ def test_reads_what_iiif_prezi3_writes():
                                                                   600, 800)
     assert images[0].service["id"] == "https://x.org/img/1"
     assert images[0].manifest_label == "Built with iiif-prezi3"
+
+
+def test_a_canvas_label_that_names_the_work_is_the_title_alone():
+    """The Art Institute's canvases repeat the manifest's label in their own: the title is not doubled."""
+    doc = json.loads((SHARED / "presentation-2" / "artic-manifest.json").read_text(encoding="utf-8"))
+    images, _, _ = images_from_document(doc, "artic", language=["en"])
+    assert len(images) == 2
+    for im in images:
+        title = im.metadata["title"]
+        assert title.count("A Sunday on La Grande Jatte") == 1 and "Seurat" in title, title

@@ -32,7 +32,8 @@ objects may hold maxWidth/maxHeight/maxArea). When a resource offers several, th
 What the manifest does not say, the fetcher reads from info.json.
 
 Metadata (IIIFImage.metadata, plain text from pixmap.iiif.text in the chosen language): title
-("<manifest label> — <canvas label>" when the manifest has several canvases), manifest, description,
+("<manifest label> — <canvas label>" when the manifest has several canvases, the canvas label alone when it
+already holds the manifest label), manifest, description,
 every metadata pair of the manifest and then of the canvas (a canvas pair replaces the manifest's pair
 of the same label; labels made unique with _2, _3; a label that is one of the names below or a field
 the viewer reads, in any letter case, gets the prefix "metadata: "; a pair without a label is kept as
@@ -730,7 +731,10 @@ def _metadata(manifest: _ManifestInfo, canvas: dict, canvas_id: str, index: int,
     what the manifest says."""
     own, shared = _described(canvas, languages), manifest.fields
     out: dict[str, str | None] = {}
-    if manifest.canvas_count > 1:
+    if manifest.canvas_count > 1 and canvas_label and manifest.label and \
+            manifest.label.casefold() in canvas_label.casefold():
+        out["title"] = canvas_label   # the canvas's label already names the work (as museums often write it)
+    elif manifest.canvas_count > 1:
         out["title"] = f"{manifest.label}{SEPARATOR}{canvas_label or f'canvas {index + 1}'}"
     else:
         out["title"] = manifest.label
