@@ -24,23 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, clusters, features, imagepass, models, site, sources
-from . import images as imageio
+from . import __version__, atlas, clusters, features, imagepass, site, sources
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
+from .options import DEFAULTS, OptionError, check_columns, check_options, parse_list  # noqa: F401 (re-exported)
 
 log = logging.getLogger("pixmap")
 
-DEFAULTS = dict(
-    model=models.DEFAULT_MODEL, weights="default", batch_size=32,
-    n_neighbors=10, min_dist=0.0, metric="cosine", pca_components=100,
-    layouts="auto", group_by="category", sort_by=None, supervised=False,
-    min_cluster_size=None, max_clusters=20,
-    cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
-    seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
-    iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
-    deep_zoom=False,
-)
 
 
 
@@ -81,7 +71,10 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     if unknown:
         raise TypeError(f"unknown build option(s): {', '.join(sorted(unknown))}")
     opts = {**DEFAULTS, **options}
-    _check_options(opts)
+    try:
+        check_options(opts)
+    except OptionError as exc:
+        raise BuildError(str(exc)) from None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
     artifacts = (Path(os.path.expanduser(str(artifacts_dir))).resolve() if artifacts_dir
@@ -97,7 +90,10 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     t = time.perf_counter()
     found = _find_sources(images, iiif, metadata_file, opts, cache_dir, progress)
     root, srcs, meta = found.root, found.sources, found.meta
-    _check_columns(opts, meta)
+    try:
+        check_columns(opts, meta)
+    except OptionError as exc:
+        raise BuildError(str(exc)) from None
     timings["sources"] = time.perf_counter() - t
     if title is None:
         title = root.name if found.n_local else (found.first_label or "pixmap")
@@ -129,11 +125,6 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     log.info("built %s: %d images, %d skipped, %.1f s", out_dir, result.n_images, len(result.skipped),
              timings["total"])
     return result
-
-
-# Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
-# approximate by pynndescent) and in UMAP itself.
-METRICS = ("cosine", "euclidean", "manhattan", "chebyshev", "correlation", "braycurtis", "canberra")
 
 
 @dataclass
@@ -202,63 +193,6 @@ def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Fo
     found.sources = srcs + remote.sources
     found.root = root if root is not None else Path(".")
     return found
-
-
-def _check_options(opts: dict) -> None:
-    """Every option checked before any work is done, so a typo never costs an image pass."""
-    from .layouts import LAYOUTS
-
-    if opts["model"] not in models.MODEL_NAMES:
-        raise BuildError(f"unknown model {opts['model']!r}; choose one of {', '.join(models.MODEL_NAMES)}")
-    if opts["image_format"] not in ("webp", "jpeg"):
-        raise BuildError(f"image format must be webp or jpeg, not {opts['image_format']!r}")
-    for name in ("batch_size", "atlas_size", "thumb_size", "lightbox_size", "max_clusters"):
-        if int(opts[name]) < 1:
-            raise BuildError(f"{name.replace('_', '-')} must be at least 1")
-    try:
-        nn, md = parse_list(opts["n_neighbors"], int), parse_list(opts["min_dist"], float)
-    except ValueError:
-        raise BuildError("n-neighbors and min-dist take a number or a comma-separated list, e.g. 5,15,50") from None
-    if not nn or not md or min(nn) < 2 or not all(0 <= d <= 1 for d in md):
-        raise BuildError("n-neighbors must be at least 2 and min-dist between 0 and 1")
-    if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
-        raise BuildError("cell-size must be between 8 and the atlas size")
-    if not float(opts["download_timeout"]) > 0:
-        raise BuildError("download-timeout must be more than 0 seconds")
-    if int(opts["download_workers"]) < 1:
-        raise BuildError("download-workers must be at least 1")
-    if opts["site_url"] and not str(opts["site_url"]).lower().startswith(("http://", "https://")):
-        raise BuildError(f"site-url must be an http(s) URL such as https://you.github.io/map/, not {opts['site_url']!r}")
-    if opts["metric"] not in METRICS:
-        raise BuildError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
-    if int(opts["pca_components"]) < 2:
-        raise BuildError("pca-components must be at least 2")
-    if opts["min_cluster_size"] is not None and int(opts["min_cluster_size"]) < 2:
-        raise BuildError("min-cluster-size must be at least 2")
-    if opts["max_images"] is not None and int(opts["max_images"]) < 1:
-        raise BuildError("max-images must be at least 1")
-    if opts["weights"] not in (None, "default") and not Path(os.path.expanduser(str(opts["weights"]))).is_file():
-        raise BuildError(f"weights file not found: {opts['weights']}")
-    if opts["layouts"] not in (None, "auto"):
-        names = [name for name in LAYOUTS if name != "umap-variants"]
-        asked = parse_list(opts["layouts"], str)
-        unknown = [a for a in asked if a not in names]
-        if unknown or not asked:
-            raise BuildError(f"unknown layout(s) {', '.join(unknown) or repr(opts['layouts'])}; "
-                             f"choose from {', '.join(names)}")
-
-
-def _check_columns(opts: dict, meta) -> None:
-    """Options that name a metadata column must name one that is there (any letter case)."""
-    columns = {f.lower() for f in meta.fields} if meta is not None else set()
-    columns |= {"filename", "width", "height"}
-    have = ", ".join(sorted(meta.fields)) if meta is not None and meta.fields else "none: no --metadata given"
-    for option, value in (("group-by", opts["group_by"]), ("sort-by", opts["sort_by"])):
-        explicit = value is not None and not (option == "group-by" and value == DEFAULTS["group_by"])
-        if explicit and str(value).lower() not in columns:
-            raise BuildError(f"--{option} {value}: no such metadata column (columns: {have})")
-    if opts["supervised"] and "label" not in columns:
-        raise BuildError(f"--supervised needs a 'label' metadata column (columns: {have})")
 
 
 def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None):
@@ -332,7 +266,7 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
                             "hotspots": [h.to_json() for h in clustering.hotspots]}
     ids = [s.id for s in kept]
     site.write_metadata(data / "metadata.json", ids, fields, rows)
-    deep_zoom = _deep_zoom_entries(kept, images.tiles)
+    deep_zoom = site.deep_zoom_entries(kept, images.tiles)
     if any(deep_zoom):
         (data / "deep-zoom.json").write_text(json.dumps(deep_zoom, ensure_ascii=False, separators=(",", ":")),
                                              encoding="utf-8")
@@ -364,45 +298,12 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 SERVE_URL = imagepass.SERVE_URL
 
 
-def _deep_zoom_entries(kept, tiles: dict) -> list:
-    """Per image: the info.json of its Image API service (an IIIF image's own service, or the static
-    tiles --deep-zoom wrote into the site), or None."""
-    out = []
-    for i, src in enumerate(kept):
-        service = getattr(src.remote, "service", None) if src.remote is not None else None
-        if i in tiles:
-            out.append(tiles[i])
-        elif service and service.get("id"):
-            out.append(str(service["id"]).rstrip("/") + "/info.json")
-        else:
-            out.append(None)
-    return out
-
-
 def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest, tiles) -> list[str]:
     """Write the site's IIIF collection (iiif/collection.json, one Manifest per hotspot)."""
     from .iiif import publish
 
     site_url = opts["site_url"] or SERVE_URL
-    lower = [f.lower() for f in fields]
-
-    def value(row, name):
-        if name in lower:
-            v = row[lower.index(name)]
-            return None if v in (None, "") else str(v)
-        return None
-
-    entries = []
-    for i, (src, (w, h), row) in enumerate(zip(kept, sizes, rows)):
-        remote = src.remote
-        metadata = {f: (", ".join(map(str, v)) if isinstance(v, list) else str(v))
-                    for f, v in zip(fields, row) if v not in (None, "", [])}
-        entries.append({
-            "label": value(row, "title") or src.relpath, "metadata": metadata, "width": int(w), "height": int(h),
-            "service": getattr(remote, "service", None), "url": getattr(remote, "url", None),
-            "canvas_id": getattr(remote, "canvas_id", None), "manifest_id": getattr(remote, "manifest_id", None),
-            "rights": value(row, "rights"), "attribution": value(row, "attribution"),
-            "tiles": tiles.get(i)})
+    entries = publish.collection_images(kept, sizes, fields, rows, tiles)
     hotspots = [h.to_json() for h in clustering.hotspots]
     try:
         publish.write_collection(staging, site_url=site_url, title=title, ids=[s.id for s in kept],
@@ -427,13 +328,6 @@ def print_stage(progress: bool, text: str) -> None:
 AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",
                 "custom")
 HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
-
-
-def parse_list(value, kind=float) -> list:
-    """'5,15,50' or 15 or [5, 15] -> a list of numbers."""
-    if isinstance(value, (list, tuple)):
-        return [kind(v) for v in value]
-    return [kind(v) for v in str(value).replace(" ", "").split(",") if v]
 
 
 def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False):

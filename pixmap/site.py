@@ -105,3 +105,18 @@ def base_manifest(title: str, count: int, generator: str) -> dict:
     return {"format": FORMAT, "version": VERSION, "generator": generator, "title": title,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "count": count,
             "metadata": "data/metadata.json"}
+
+
+def deep_zoom_entries(kept, tiles: dict) -> list:
+    """Per image: the info.json of its Image API service (an IIIF image's own service, or the static
+    tiles --deep-zoom wrote into the site), or None."""
+    out = []
+    for i, src in enumerate(kept):
+        service = getattr(src.remote, "service", None) if src.remote is not None else None
+        if i in tiles:
+            out.append(tiles[i])
+        elif service and service.get("id"):
+            out.append(str(service["id"]).rstrip("/") + "/info.json")
+        else:
+            out.append(None)
+    return out

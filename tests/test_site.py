@@ -31,3 +31,16 @@ def test_write_layout_and_metadata(tmp_path):
 def test_viewer_is_found_and_copied(tmp_path):
     site.copy_viewer(tmp_path)
     assert (tmp_path / "index.html").exists()
+
+
+def test_deep_zoom_entries_prefer_local_tiles_then_the_iiif_service():
+    from types import SimpleNamespace
+
+    from pixmap.sources import ImageSource
+
+    local = ImageSource(id="a", path=None, relpath="a.jpg")
+    remote = ImageSource(id="b", path=None, relpath="iiif/x/b",
+                         remote=SimpleNamespace(service={"id": "https://m.org/iiif/b/"}))
+    bare = ImageSource(id="c", path=None, relpath="iiif/x/c", remote=SimpleNamespace(service=None))
+    assert site.deep_zoom_entries([local, remote, bare], {0: "data/tiles/a/info.json"}) == [
+        "data/tiles/a/info.json", "https://m.org/iiif/b/info.json", None]

@@ -490,3 +490,29 @@ def _check_spec(node, where: str) -> None:
             raise InvalidIIIF(f"{where}: a canvas with an image must have a width and a height")
     for key, value in node.items():
         _check_spec(value, f"{where}/{key}")
+
+
+def collection_images(sources, sizes, fields: list[str], rows: list[list], tiles: dict) -> list[dict]:
+    """The `images` argument of write_collection for a build: per image (an ImageSource, its original
+    (width, height), its metadata row as a list aligned with `fields`, and its tiles if --deep-zoom wrote
+    some) the label, metadata, size, the IIIF source it came from (if any), rights and attribution."""
+    lower = [f.lower() for f in fields]
+
+    def value(row, name):
+        if name in lower:
+            v = row[lower.index(name)]
+            return None if v in (None, "") else str(v)
+        return None
+
+    entries = []
+    for i, (src, (w, h), row) in enumerate(zip(sources, sizes, rows)):
+        remote = src.remote
+        metadata = {f: (", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                    for f, v in zip(fields, row) if v not in (None, "", [])}
+        entries.append({
+            "label": value(row, "title") or src.relpath, "metadata": metadata, "width": int(w), "height": int(h),
+            "service": getattr(remote, "service", None), "url": getattr(remote, "url", None),
+            "canvas_id": getattr(remote, "canvas_id", None), "manifest_id": getattr(remote, "manifest_id", None),
+            "rights": value(row, "rights"), "attribution": value(row, "attribution"),
+            "tiles": tiles.get(i)})
+    return entries

@@ -1,0 +1,98 @@
+"""Build options: their defaults, and the checks that run before any work, so a typo never costs an
+image pass.
+
+    opts = {**DEFAULTS, **given}
+    check_options(opts)            # every option on its own (OptionError says which and why)
+    check_columns(opts, metadata)  # options that name a metadata column, once the metadata is read
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import images as imageio
+from . import models
+
+
+class OptionError(ValueError):
+    """An option has a value the build cannot use; the message says which option and what to give."""
+
+
+DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
+    model=models.DEFAULT_MODEL, weights="default", batch_size=32,
+    n_neighbors=10, min_dist=0.0, metric="cosine", pca_components=100,
+    layouts="auto", group_by="category", sort_by=None, supervised=False,
+    min_cluster_size=None, max_clusters=20,
+    cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
+    seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
+    iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
+    deep_zoom=False,
+)
+
+# Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
+# approximate by pynndescent) and in UMAP itself.
+METRICS = ("cosine", "euclidean", "manhattan", "chebyshev", "correlation", "braycurtis", "canberra")
+
+
+def parse_list(value, kind=float) -> list:
+    """'5,15,50' or 15 or [5, 15] -> a list of numbers."""
+    if isinstance(value, (list, tuple)):
+        return [kind(v) for v in value]
+    return [kind(v) for v in str(value).replace(" ", "").split(",") if v]
+
+
+def check_options(opts: dict) -> None:
+    """Every option checked before any work is done, so a typo never costs an image pass."""
+    from .layouts import LAYOUTS
+
+    if opts["model"] not in models.MODEL_NAMES:
+        raise OptionError(f"unknown model {opts['model']!r}; choose one of {', '.join(models.MODEL_NAMES)}")
+    if opts["image_format"] not in ("webp", "jpeg"):
+        raise OptionError(f"image format must be webp or jpeg, not {opts['image_format']!r}")
+    for name in ("batch_size", "atlas_size", "thumb_size", "lightbox_size", "max_clusters"):
+        if int(opts[name]) < 1:
+            raise OptionError(f"{name.replace('_', '-')} must be at least 1")
+    try:
+        nn, md = parse_list(opts["n_neighbors"], int), parse_list(opts["min_dist"], float)
+    except ValueError:
+        raise OptionError("n-neighbors and min-dist take a number or a comma-separated list, e.g. 5,15,50") from None
+    if not nn or not md or min(nn) < 2 or not all(0 <= d <= 1 for d in md):
+        raise OptionError("n-neighbors must be at least 2 and min-dist between 0 and 1")
+    if opts["cell_size"] is not None and not 8 <= int(opts["cell_size"]) <= int(opts["atlas_size"]):
+        raise OptionError("cell-size must be between 8 and the atlas size")
+    if not float(opts["download_timeout"]) > 0:
+        raise OptionError("download-timeout must be more than 0 seconds")
+    if int(opts["download_workers"]) < 1:
+        raise OptionError("download-workers must be at least 1")
+    if opts["site_url"] and not str(opts["site_url"]).lower().startswith(("http://", "https://")):
+        raise OptionError(f"site-url must be an http(s) URL such as https://you.github.io/map/, not {opts['site_url']!r}")
+    if opts["metric"] not in METRICS:
+        raise OptionError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
+    if int(opts["pca_components"]) < 2:
+        raise OptionError("pca-components must be at least 2")
+    if opts["min_cluster_size"] is not None and int(opts["min_cluster_size"]) < 2:
+        raise OptionError("min-cluster-size must be at least 2")
+    if opts["max_images"] is not None and int(opts["max_images"]) < 1:
+        raise OptionError("max-images must be at least 1")
+    if opts["weights"] not in (None, "default") and not Path(os.path.expanduser(str(opts["weights"]))).is_file():
+        raise OptionError(f"weights file not found: {opts['weights']}")
+    if opts["layouts"] not in (None, "auto"):
+        names = [name for name in LAYOUTS if name != "umap-variants"]
+        asked = parse_list(opts["layouts"], str)
+        unknown = [a for a in asked if a not in names]
+        if unknown or not asked:
+            raise OptionError(f"unknown layout(s) {', '.join(unknown) or repr(opts['layouts'])}; "
+                             f"choose from {', '.join(names)}")
+
+
+def check_columns(opts: dict, meta) -> None:
+    """Options that name a metadata column must name one that is there (any letter case)."""
+    columns = {f.lower() for f in meta.fields} if meta is not None else set()
+    columns |= {"filename", "width", "height"}
+    have = ", ".join(sorted(meta.fields)) if meta is not None and meta.fields else "none: no --metadata given"
+    for option, value in (("group-by", opts["group_by"]), ("sort-by", opts["sort_by"])):
+        explicit = value is not None and not (option == "group-by" and value == DEFAULTS["group_by"])
+        if explicit and str(value).lower() not in columns:
+            raise OptionError(f"--{option} {value}: no such metadata column (columns: {have})")
+    if opts["supervised"] and "label" not in columns:
+        raise OptionError(f"--supervised needs a 'label' metadata column (columns: {have})")
