@@ -894,7 +894,7 @@ def test_images_named_in_any_script_load(page, tmp_path, built_site_result):
         page.evaluate("(id) => pixmap.flyTo(id, {duration: 100})", "東京")
         page.wait_for_function("pixmap.stats().thumbsLoaded >= 3", timeout=10_000)
         page.evaluate("(id) => pixmap.open(id)", "東京")
-        page.wait_for_function("location.hash.includes('open=')")
+        page.wait_for_function("location.hash.includes('open=' + encodeURIComponent('東京'))")
         shared = page.evaluate("location.href")
         other = page.context.new_page()
         try:
