@@ -29,7 +29,6 @@ import math
 import os
 import posixpath
 import re
-import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -161,37 +160,18 @@ def _read(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, dict]], l
 
 
 def _read_bytes(path: Path) -> bytes:
-    """The file's bytes. Only a regular file is read (a named pipe would block forever, a device never
-    end), it is opened non-blocking, and no more than MAX_FILE_BYTES are read."""
+    """The file's bytes, read as safely as an image is (pixmap.images.read): only a regular file (a named
+    pipe would block forever, a device never end), opened non-blocking, at most MAX_FILE_BYTES."""
+    from .images import ImageError, read
+
     try:
-        if os.path.isdir(path):
-            raise IsADirectoryError
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise MetadataError(f"{path} is not a regular file (a named pipe or a device?): "
-                                f"give the metadata file (CSV or JSON)")
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with open(fd, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise MetadataError(f"{path} is not a regular file: give the metadata file (CSV or JSON)")
-            parts = [f.read(min(info.st_size, MAX_FILE_BYTES) + 1)]
-            total = len(parts[0])
-            while info.st_size < total <= MAX_FILE_BYTES:  # the file grew after fstat: read the rest
-                parts.append(f.read(1 << 20))
-                if not parts[-1]:
-                    break
-                total += len(parts[-1])
-            data = b"".join(parts)
-    except FileNotFoundError:
-        raise MetadataError(f"metadata file not found: {path}") from None
-    except IsADirectoryError:
-        raise MetadataError(f"{path} is a folder: give the metadata file (CSV or JSON)") from None
-    except OSError as e:
-        raise MetadataError(f"cannot read the metadata file {path}: {e.strerror or e}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise MetadataError(f"{path}: the metadata file is larger than {MAX_FILE_BYTES} bytes "
-                            f"({MAX_FILE_BYTES // 1024 ** 2} MB), the most pixmap reads")
-    return data
+        return read(path, max_bytes=MAX_FILE_BYTES)
+    except ImageError as exc:
+        reason = str(exc)
+        if reason == "file not found":
+            raise MetadataError(f"metadata file not found: {path}") from None
+        raise MetadataError(f"cannot read the metadata file {path}: {reason}; "
+                            "give the metadata file (CSV or JSON)") from None
 
 
 def _decode_text(data: bytes, path: Path, warnings: list[str]) -> str:
