@@ -221,20 +221,17 @@ def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:
     """--deep-zoom: static IIIF level-0 tiles of the image at full resolution (a second, full decode).
     Returns the info.json's path in the site; None (and a warning) when the tiles cannot be written."""
     from . import tiles
-    from .iiif.publish import site_file_url
+    from .iiif.publish import DEFAULT_SITE_URL, site_file_url
 
     rel = f"data/tiles/{src.id}"
     try:
         full, _ = imageio.decode(raw, max_side=None, max_pixels=opts["max_pixels"])
         tiles.write_tiles(full, data_dir.parent / rel,
-                          service_id=site_file_url(opts.get("site_url") or SERVE_URL, rel))
+                          service_id=site_file_url(opts.get("site_url") or DEFAULT_SITE_URL, rel))
     except (imageio.ImageError, OSError, ValueError, MemoryError) as exc:
         log.warning("no deep-zoom tiles for %s: %s", src.location, exc)
         return None
     return f"{rel}/info.json"
-
-
-SERVE_URL = "http://127.0.0.1:8000/"   # where `pixmap serve` serves a map by default
 
 
 def _write(path: Path, data: bytes) -> None:

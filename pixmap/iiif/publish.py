@@ -47,6 +47,9 @@ class InvalidIIIF(ValueError):
 
 # ---------------------------------------------------------------------------------------------- writing
 
+DEFAULT_SITE_URL = "http://127.0.0.1:8000/"   # where `pixmap serve` serves a map unless told otherwise
+
+
 def write_collection(site_dir: Path, *, site_url: str, title: str, ids: list[str], images: list[dict],
                      hotspots: list[dict], labels: np.ndarray, lightbox: dict, thumbs: dict) -> list[Path]:
     """Write site_dir/iiif/collection.json and one Manifest per hotspot (see the module docstring).
