@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pixmap.site import read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -92,7 +93,7 @@ def main() -> None:
     n_files = sum(1 for p in (tmp / "site").rglob("*") if p.is_file())
     print(f"site: {site_bytes / 1e6:.1f} MB in {n_files} files")
 
-    meta = json.loads((tmp / "site" / "data" / "metadata.json").read_text())
+    meta = read_metadata(tmp / "site")
     if args.label_column in meta["fields"]:
         j = meta["fields"].index(args.label_column)
         labels = np.array([str(r[j]) for r in meta["rows"]])

@@ -1,13 +1,20 @@
 """Write a synthetic pixmap site (see docs/site-format.md) for viewer tests and benchmarks.
 
-    from bench.synthetic_site import make_site
-    make_site("out/synth", 10_000)                                  # procedural coloured cells
+    from bench.synthetic_site import make_site, make_site_v3
+    make_site("out/synth", 10_000)                                  # version 1, procedural coloured cells
     make_site("out/demo", 267, images=sorted(Path("datasets/aic-paintings/images").glob("*.jpg")))
+    make_site_v3("out/million", 1_000_000)                          # version 3, as a real build writes it
 
 Positions come from random clusters; everything else (atlas pages, cells, thumbnails, lightbox images,
 metadata, hotspots, labels, lines, a 3D layout, UMAP-like variants) follows the site format, so the
 viewer cannot tell it from a real build. Image 1's title is an XSS probe and image 2's permalink is a
 `javascript:` URL, so tests can check that metadata is shown as text.
+
+make_site_v3 writes the version-3 format with pixmap's own writers (pixmap.atlas, pixmap.tileset,
+pixmap.site): level 0 at `pixmap.atlas.level0_cell_size(n)` in as many pages as a real build of n images
+writes, level-1 tiles planned on the UMAP positions, metadata and ids in chunks, sharded per-image
+files. Every image has its own cell content (its colour, a gradient, and its index as a 20-bit block
+code), at level 1 and, scaled down, at level 0.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWER = ROOT / "viewer"
@@ -329,13 +336,222 @@ def make_site(out_dir, n, images=None, layouts=("umap", "grid"), dims3=True, see
     return manifest
 
 
+
+# ------------------------------------------------------------------------------------------ version 3
+class _CodeCells:
+    """Image i's level-1 cell: its colour shaded by a diagonal gradient, a dark frame, and i as a 20-bit
+    code of black and white blocks (4 rows of 5) in the lower half: distinct for every i < 2**20.
+    Built from per-size parts made once (a shade image and the 32 possible block rows), so one cell is a
+    multiply and 4 pastes (a million cells in about a minute)."""
+
+    def __init__(self):
+        self._parts = {}
+
+    def _make(self, w, h):
+        yy, xx = np.mgrid[0:h, 0:w]
+        shade = (255 - (xx + yy) * 90 / max(1, w + h - 2)).astype(np.uint8)
+        f = max(1, h // 24)
+        shade[:f], shade[-f:], shade[:, :f], shade[:, -f:] = 40, 40, 40, 40
+        shade_img = Image.fromarray(np.repeat(shade[:, :, None], 3, axis=2))
+        bw, bh = max(1, (w - 4 * f) // 5), max(1, (h // 2 - 2 * f) // 4)
+        rows = []
+        for code in range(32):
+            bits = ((code >> np.arange(5)) & 1).astype(np.uint8) * 255
+            strip = np.repeat(np.repeat(bits[None, :], bh, axis=0), bw, axis=1)
+            rows.append(Image.fromarray(np.repeat(strip[:, :, None], 3, axis=2)))
+        return shade_img, rows, 2 * f, h // 2, bh
+
+    def __call__(self, i, w, h, rgb):
+        parts = self._parts.get((w, h))
+        if parts is None:
+            parts = self._parts[(w, h)] = self._make(w, h)
+        shade, rows, x0, y0, bh = parts
+        img = ImageChops.multiply(shade, Image.new("RGB", (w, h), tuple(int(v) for v in rgb)))
+        for r in range(4):
+            img.paste(rows[(i >> (5 * r)) & 31], (x0, y0 + r * bh))
+        return img
+
+
+def _hsv_rgb(hues, sat=0.55, val=0.85):
+    """HSV (hue 0..1 per image) to RGB 0..255, vectorised."""
+    h6 = (np.asarray(hues) % 1.0) * 6
+    c = val * sat
+    x = c * (1 - np.abs(h6 % 2 - 1))
+    m = val - c
+    z = np.zeros_like(h6)
+    sector = np.floor(h6).astype(int) % 6
+    r = np.choose(sector, [c, x, z, z, x, c])
+    g = np.choose(sector, [x, c, c, x, z, z])
+    b = np.choose(sector, [z, z, x, c, c, x])
+    return (np.stack([r, g, b], axis=1) + m) * 255
+
+
+def make_site_v3(out_dir, n, *, layouts=("umap", "grid"), dims3=True, seed=0, page_size=2048, cell_size=64,
+                 tile_size=1024, level0_cell=None, thumb_size=256, lightbox_size=1024, write_images=None,
+                 metadata_chunk=1000, ids_chunk=4096, workers=2, progress=False):
+    """Write a complete version-3 site with n procedural images to out_dir; return the manifest.
+
+    level0_cell: atlas level 0's cell size (default pixmap.atlas.level0_cell_size(n, page_size, cell_size));
+    level-1 tiles (tile_size px, cells of cell_size) are written when it is smaller than cell_size.
+    write_images: per-image lightbox images (and thumbnails, unless thumb_size is 0), 128 px high
+    (default: when n <= 5000). Without them the manifest has thumbs.size 0 (as a real build above
+    100,000 images) and the lightbox files are missing.
+    A few ids are not ASCII (images 4 and 5) so that sharded URLs are percent-encoded.
+    """
+    from pixmap import atlas as px_atlas, tileset as px_tileset
+    from pixmap.site import image_file, shard_of, write_chunks
+
+    out = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    if write_images is None:
+        write_images = n <= 5000
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(VIEWER, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (out / ".pixmap-site").write_text("pixmap site\n")
+    data = out / "data"
+    (data / "layouts").mkdir(parents=True)
+
+    # ---- images: ids, clusters, sizes, colours ---------------------------------------------------
+    ids = [f"card-{i:07d}" for i in range(n)]
+    for i, name in ((4, "カード-4"), (5, "café-5")):
+        if i < n:
+            ids[i] = name
+    k = int(min(24, max(3, round(math.sqrt(n) / 4))))
+    labels = _clusters(n, rng, k)
+    names = [f"Cluster {c + 1}" for c in range(k)]
+    aspects = np.exp(rng.uniform(np.log(0.6), np.log(1.6), size=n))
+    widths = np.round(600 * np.minimum(1, aspects)).astype(int)
+    heights = np.round(600 * np.minimum(1, 1 / aspects)).astype(int)
+    hues = (rng.random(k + 1)[labels] + rng.uniform(-0.05, 0.05, size=n)) % 1
+    colours = _hsv_rgb(hues).astype(np.int16)
+    cw, ch = px_tileset.cell_boxes(widths, heights, cell_size)
+    code_cells = _CodeCells()
+
+    def cell(i):
+        return code_cells(i, int(cw[i]), int(ch[i]), colours[i])
+
+    # ---- layouts ---------------------------------------------------------------------------------
+    entries = []
+    positions = {}
+
+    def write_layout(name, label, pos, **extra):
+        pos_n, centre, extent = _normalise(pos)
+        pos_n.astype("<f4").tofile(data / "layouts" / f"{name}.f32")
+        positions[name] = pos_n
+        entry = {"name": name, "label": label, "dims": int(pos.shape[1]), "file": f"data/layouts/{name}.f32"}
+        if extra.get("labels"):
+            entry["labels"] = [dict(lab, x=float((lab["x"] - centre[0]) / extent),
+                                    y=float((lab["y"] - centre[1]) / extent)) for lab in extra["labels"]]
+        if extra.get("lines"):
+            lines_name = f"data/layouts/{name}-lines.json"
+            flat = [[round(float(v), 5) for v in ((line - centre[:2]) / extent).ravel()] for line in extra["lines"]]
+            (out / lines_name).write_text(json.dumps(flat, separators=(",", ":")))
+            entry["lines"] = lines_name
+        if extra.get("point_size"):
+            entry["point_size"] = float(extra["point_size"] / extent)
+        entries.append(entry)
+
+    for name in layouts:
+        if name == "umap":
+            write_layout("umap", "UMAP", _cluster_positions(labels, rng, 2, k))
+        elif name == "grid":
+            pos, labs, lines, ps = _grid_layout(labels, k, names)
+            write_layout("grid", "Grid", pos, labels=labs, lines=lines, point_size=ps)
+        else:
+            raise ValueError(f"unknown synthetic layout {name!r}")
+    if dims3:
+        write_layout("umap-3d", "UMAP 3D", _cluster_positions(labels, rng, 3, k))
+
+    # ---- atlas level 0: every image, small cells, in at most 8 pages -----------------------------
+    level0 = int(level0_cell or px_atlas.level0_cell_size(n, page_size=page_size, cell_size=cell_size))
+    writer = px_atlas.AtlasWriter(data / "atlas", n, size=page_size, cell_size=level0, fmt="webp")
+    for i in range(n):
+        writer.add(i, cell(i))
+    pages, cells = writer.close()
+    cells.astype("<u2").tofile(data / "atlas" / "cells.u16")
+    atlas = {"size": page_size, "cell_size": level0, "format": "webp",
+             "pages": [f"data/atlas/{p.name}" for p in pages], "cells": "data/atlas/cells.u16"}
+
+    # ---- atlas level 1: tiles planned on the UMAP positions ---------------------------------------
+    if level0 < cell_size:
+        tile_layout = "umap" if "umap" in positions else entries[0]["name"]
+        plan = px_tileset.plan_tiles(positions[tile_layout][:, :2], widths, heights, tile_size=tile_size,
+                                     cell_size=cell_size)
+        px_tileset.write_tiles(plan, cell, data / "atlas" / "tiles", fmt="webp",
+                               workers=workers, progress=progress)
+        plan.tile_of.astype("<u4").tofile(data / "atlas" / "tile-of.u32")
+        plan.cells.astype("<u2").tofile(data / "atlas" / "tile-cells.u16")
+        atlas["tiles"] = {"size": tile_size, "cell_size": cell_size, "count": int(plan.count),
+                          "dir": "data/atlas/tiles", "shard": px_tileset.SHARD, "of": "data/atlas/tile-of.u32",
+                          "cells": "data/atlas/tile-cells.u16", "layout": tile_layout}
+
+    # ---- metadata and ids in chunks ---------------------------------------------------------------
+    fields = ["filename", "width", "height", "title", "artist", "year", "category", "tags", "description",
+              "permalink"]
+    rows = []
+    for i in range(n):
+        c = int(labels[i])
+        rows.append([f"cards/{ids[i]}.png", int(widths[i]), int(heights[i]), f"Card {i}", f"Artist {i % 97}",
+                     1800 + i % 200, names[c] if c >= 0 else None, ["synthetic", f"t{i % 5}"],
+                     None if i % 3 else f"Procedural image number {i}.", f"https://example.org/cards/{i}"])
+    if n > 1:
+        rows[1][3] = XSS
+    if n > 2:
+        rows[2][9] = "javascript:alert(2)"
+    metadata, ids_entry = write_chunks(data, ids, fields, rows, chunk=metadata_chunk, ids_chunk=ids_chunk)
+    labels.astype("<i4").tofile(data / "clusters.i32")
+
+    # ---- per-image files, sharded -----------------------------------------------------------------
+    thumbs = {"size": thumb_size if write_images and n <= 100_000 else 0, "dir": "data/thumbs", "ext": "webp",
+              "shard": "fnv1a-8"}
+    lightbox = {"size": lightbox_size, "dir": "data/lightbox", "ext": "webp", "shard": "fnv1a-8"}
+    if write_images:
+        for sub in {shard_of(v) for v in ids}:
+            for entry in (thumbs, lightbox):
+                if entry["size"]:
+                    (out / entry["dir"] / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            big = cell(i).resize((int(cw[i]) * 2, int(ch[i]) * 2), Image.NEAREST)  # 128 px high
+            big.save(out / image_file(lightbox, ids[i]), "WEBP", quality=80, method=0)
+            if thumbs["size"]:
+                big.save(out / image_file(thumbs, ids[i]), "WEBP", quality=80, method=0)
+
+    # ---- hotspots and manifest --------------------------------------------------------------------
+    umap_pos = positions[entries[0]["name"]]
+    hotspots = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) == 0:
+            continue
+        centre = umap_pos[members].mean(axis=0)
+        rep = int(members[np.argmin(((umap_pos[members] - centre) ** 2).sum(axis=1))])
+        hotspots.append({"id": c, "label": names[c], "size": int(len(members)), "representative": rep})
+    hotspots.sort(key=lambda h: -h["size"])
+    manifest = {
+        "format": "pixmap-site", "version": 3, "generator": "pixmap synthetic",
+        "title": f"synthetic-v3-{n}", "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "count": n, "metadata": metadata, "ids": ids_entry, "layouts": entries,
+        "default_layout": entries[0]["name"], "atlas": atlas, "thumbs": thumbs, "lightbox": lightbox,
+        "clusters": {"file": "data/clusters.i32", "method": "synthetic", "hotspots": hotspots},
+    }
+    (data / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    return manifest
+
+
 if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--demo", action="store_true", help="use the bundled aic-paintings images")
+    ap.add_argument("--v3", action="store_true", help="write format version 3 (level-1 tiles, chunks, shards)")
     a = ap.parse_args()
+    if a.v3:
+        m = make_site_v3(a.out, a.n, progress=True)
+        print(f"wrote {a.out}: {m['count']} images, version 3, {len(m['atlas']['pages'])} level-0 pages, "
+              f"{m['atlas'].get('tiles', {}).get('count', 0)} tiles")
+        raise SystemExit(0)
     imgs = sorted((ROOT / "datasets" / "aic-paintings" / "images").glob("*.jpg")) if a.demo else None
     m = make_site(a.out, a.n if not a.demo else (a.n if a.n != 1000 else len(imgs)), images=imgs)
     print(f"wrote {a.out}: {m['count']} images, layouts {[e['name'] for e in m['layouts']]}")

@@ -15,6 +15,8 @@ from PIL import Image
 
 MAX_PAGES = 24          # ~400 MB of RGBA textures at 2048 px: what a laptop GPU holds comfortably
 MIN_CELL = 8
+LEVEL0_PAGES = 8        # level 0 of a version-3 site: every image in at most this many pages (~180 MB on a GPU)
+LEVEL0_MIN_CELL = 2
 
 
 def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
@@ -23,6 +25,17 @@ def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
         return requested
     fit = int(math.sqrt(MAX_PAGES * page_size * page_size / (1.5 * n)))
     return int(max(MIN_CELL, min(requested, fit)))
+
+
+def level0_cell_size(n: int, page_size: int = 2048, cell_size: int = 64, max_pages: int = LEVEL0_PAGES) -> int:
+    """The cell size of atlas level 0, which holds every image and is drawn whole: the largest <= cell_size
+    whose cells (1.5 cells wide on average, shelves one cell high) fill at most max_pages pages.
+    64 px up to ~5,000 images, 14 px at 100,000, 4 px at 1,000,000. When it is smaller than cell_size,
+    the site also gets level-1 tiles at cell_size (pixmap.tileset)."""
+    if n <= 0:
+        return cell_size
+    fit = int(math.sqrt(max_pages * page_size * page_size / (1.5 * n)))
+    return int(max(LEVEL0_MIN_CELL, min(cell_size, fit)))
 
 
 def cell_box(width: int, height: int, cell_size: int) -> tuple[int, int]:

@@ -54,11 +54,18 @@ def build_options(f):
         click.option("--max-clusters", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Most hotspots to keep (the largest)."),
         click.option("--cell-size", type=click.IntRange(8, 1024), default=None,
-                     help="Height in pixels of each image in the atlases [default: 64, less for huge collections]."),
+                     help="Height in pixels of each image in the atlas tiles the viewer loads as you zoom in "
+                          "[default: 64]."),
+        click.option("--level0-cell", type=click.IntRange(2, 1024), default=None,
+                     help="Height in pixels of each image in atlas level 0, which holds every image and is "
+                          "loaded first [default: as large as fits in 8 pages: 64 up to ~5,000 images, 4 at "
+                          "1,000,000]; when smaller than --cell-size, tiles at --cell-size are written too."),
         click.option("--atlas-size", type=click.Choice(["1024", "2048", "4096", "8192"]), default="2048",
                      show_default=True, help="Width and height of each atlas page in pixels."),
-        click.option("--thumb-size", type=click.IntRange(32, 2048), default=256, show_default=True,
-                     help="Longest side of the per-image thumbnails shown when zoomed in."),
+        click.option("--thumb-size", type=click.IntRange(0, 2048), default=None,
+                     help="Longest side of the per-image thumbnails shown when zoomed in; 0 for none "
+                          "[default: 256 up to 100,000 images, else 0: the atlas tiles and the lightbox image "
+                          "serve, and the site is ~10 KB per image smaller]."),
         click.option("--lightbox-size", type=click.IntRange(64, 8192), default=1024, show_default=True,
                      help="Longest side of the lightbox images (never upscaled)."),
         click.option("--format", "image_format", type=click.Choice(["webp", "jpeg"]), default="webp",
@@ -71,6 +78,9 @@ def build_options(f):
                           "[default: Pillow's limit, about 89 million]; raise it for huge scans."),
         click.option("--max-images", type=click.IntRange(1, None), default=None,
                      help="Use only the first N images (in path order): for a quick try of a big collection."),
+        click.option("--sample", type=click.IntRange(1, None), default=None,
+                     help="Use a random sample of N images (the same for the same --seed): a quick first look "
+                          "at a huge collection that covers all of it."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Where feature vectors are cached by image content [default: ~/.cache/pixmap]; "
                           "'none' turns the cache off."),

@@ -74,26 +74,43 @@ def _renumber_by_size(labels: np.ndarray, max_clusters: int) -> np.ndarray:
     return mapping[labels]  # labels == -1 maps to mapping[-1] == -1
 
 
+def _members_by_label(labels: np.ndarray, n_clusters: int) -> list[np.ndarray]:
+    """Per cluster id 0..n_clusters-1, its members' indices in increasing order (one stable sort, not
+    one pass over all labels per cluster)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_clusters + 1))
+    return [order[bounds[c]:bounds[c + 1]] for c in range(n_clusters)]
+
+
 def medoid(points: np.ndarray, members: np.ndarray, metric: str = "cosine", sample: int = 2000,
-           seed: int = 0) -> int:
+           seed: int = 0, chunk: int = 65_536) -> int:
     """Index (into `points`) of the member with the smallest total distance to the other members.
 
-    Exact up to `sample` members; beyond that, the candidates nearest the centroid are scored against a
-    random sample of members, which keeps it O(m) for huge hotspots.
+    Exact up to `sample` members; beyond that, the 500 candidates nearest the centroid are scored
+    against a seeded random sample of `sample` members. The members' rows are read `chunk` at a time
+    (for the centroid and the distances to it), never copied all at once: O(m) time and
+    O(chunk + sample) memory for a hotspot of m images (a million rows of 100 floats would be 400 MB).
     """
     from sklearn.metrics import pairwise_distances
 
     members = np.asarray(members)
-    x = points[members]
-    if len(members) <= sample:
-        cand, ref = np.arange(len(members)), x
-    else:
-        rng = np.random.default_rng(seed)
-        ref = x[rng.choice(len(members), sample, replace=False)]
-        centre = x.mean(axis=0, keepdims=True)
-        closeness = pairwise_distances(x, centre, metric=metric).ravel()
-        cand = np.argsort(closeness, kind="stable")[:500]
-    totals = pairwise_distances(x[cand], ref, metric=metric).sum(axis=1)
+    m = len(members)
+    if m <= sample:
+        x = points[members]
+        totals = pairwise_distances(x, x, metric=metric).sum(axis=1)
+        return int(members[int(np.argmin(totals))])
+    rng = np.random.default_rng(seed)
+    ref = points[members[rng.choice(m, sample, replace=False)]]
+    total = np.zeros(points.shape[1], dtype=np.float64)
+    for a in range(0, m, chunk):
+        total += points[members[a:a + chunk]].sum(axis=0, dtype=np.float64)
+    centre = (total / m)[None, :]
+    closeness = np.empty(m, dtype=np.float64)
+    for a in range(0, m, chunk):
+        closeness[a:a + chunk] = pairwise_distances(points[members[a:a + chunk]], centre, metric=metric).ravel()
+    cand = np.argsort(closeness, kind="stable")[:500]
+    totals = pairwise_distances(points[members[cand]], ref, metric=metric).sum(axis=1)
     return int(members[cand[int(np.argmin(totals))]])
 
 
@@ -101,11 +118,11 @@ def label_hotspots(labels: np.ndarray, categories: list | None = None) -> list[s
     """A label per hotspot id: the most common category among its members, else "Cluster N"."""
     n_clusters = int(labels.max(initial=-1)) + 1
     names = []
+    groups = _members_by_label(labels, n_clusters)
     for c in range(n_clusters):
         name = None
         if categories is not None:
-            values = [categories[i] for i in np.flatnonzero(labels == c)]
-            counts = Counter(v for v in values if v not in (None, ""))
+            counts = Counter(v for v in (categories[i] for i in groups[c].tolist()) if v not in (None, ""))
             if counts:
                 name = str(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[0][0])
         names.append(name or f"Cluster {c + 1}")
@@ -123,8 +140,9 @@ def hotspots(space: np.ndarray, features: np.ndarray, categories: list | None = 
     labels, method = find_clusters(space, min_cluster_size, max_clusters, seed)
     names = label_hotspots(labels, categories)
     spots = []
+    groups = _members_by_label(labels, len(names))
     for c, name in enumerate(names):
-        members = np.flatnonzero(labels == c)
+        members = groups[c]
         spots.append(Hotspot(id=c, label=name, size=len(members),
                              representative=medoid(features, members, seed=seed)))
     return Clustering(labels=labels.astype(np.int32), hotspots=spots, method=method)

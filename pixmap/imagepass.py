@@ -1,11 +1,13 @@
 """The image pass: every image read and decoded once, its site files written, its feature vector computed.
 
-    result = run(sources, data_dir, options, cache, progress=True)
+    result = run(sources, data_dir, options, cache, cell_size, features_path=..., pack=...)
     result.kept, result.sizes, result.features, result.skipped, result.cells, result.pages
 
-A thread pool reads, hashes and decodes each image, writes its lightbox image and thumbnail, and returns
-its atlas cell and model input; the main thread packs the cells into atlas pages and feeds the model in
-batches while the pool decodes the next images. TensorFlow is loaded (in a thread, while decoding goes on)
+A thread pool reads, hashes and decodes each image, writes its lightbox image and thumbnail (into folders
+sharded by id, docs/site-format.md), and returns its atlas cells and model input; the main thread packs the
+level-0 cells into atlas pages, appends the level-1 cells to a CellPack (tiled once the layout is known), and
+feeds the model in batches while the pool decodes the next images. Vectors go to a VectorFile on disk as
+they come (a memmap at the end), so nothing per image is held in memory but its size and id. TensorFlow is loaded (in a thread, while decoding goes on)
 only when some image is not in the feature cache. New vectors go to the cache as the pass goes, and what
 is left is saved even when the pass is interrupted (Ctrl-C), so a restarted build loses at most one batch.
 
@@ -26,6 +28,9 @@ import numpy as np
 
 from . import atlas, features, models
 from . import images as imageio
+from .site import shard_of
+from .tileset import encode_cell
+from .vectorfile import VectorFile
 
 log = logging.getLogger("pixmap")
 
@@ -41,12 +46,12 @@ class PassResult:
     kept: list = field(default_factory=list)             # the sources that made it, in input order
     indices: list[int] = field(default_factory=list)     # each kept source's index in the input list
     sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height)
-    features: np.ndarray | None = None                   # (n, d) float32
+    features: np.ndarray | None = None                   # (n, d) float32, a read-only memmap of features_path
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     pages: list[Path] = field(default_factory=list)      # atlas page files
-    cells: np.ndarray | None = None                      # (n, 5) uint16 [page, x, y, w, h]
+    cells: np.ndarray | None = None                      # (n, 5) uint16 [page, x, y, w, h] in level 0
     n_computed: int = 0                                  # vectors computed (not from the cache)
-    tiles: dict = field(default_factory=dict)            # kept index -> "data/tiles/<id>/info.json" (--deep-zoom)
+    tiles: dict = field(default_factory=dict)            # kept index -> "data/tiles/<shard>/<id>/info.json" (--deep-zoom)
     model_seconds: float = 0.0
     download_wait_seconds: float = 0.0                   # decoding waiting for IIIF downloads (summed)
 
@@ -55,7 +60,8 @@ class PassResult:
 class _Done:
     key: str
     size: tuple[int, int]
-    cell: object            # PIL image for the atlas
+    cell: object            # PIL image for atlas level 0
+    cell1: bytes | None     # level-1 cell (tileset.encode_cell) when the site has tiles
     model_input: np.ndarray | None
     vector: np.ndarray | None
     tiles: str | None = None   # "data/tiles/<id>/info.json" when --deep-zoom wrote tiles for it
@@ -67,19 +73,26 @@ class _Skip:
 
 
 def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
-        progress: bool = True, fetcher=None) -> PassResult:
+        progress: bool = True, fetcher=None, features_path: Path | None = None, pack=None,
+        tile_cell: int | None = None) -> PassResult:
     """Stream every source through decode -> site files -> atlas + model. See the module docstring.
 
-    `opts` holds the build options used here: model, weights, batch_size, lightbox_size, thumb_size,
-    atlas_size, image_format, max_pixels, download_workers. IIIF sources (src.remote set) are downloaded
+    `cell_size`: atlas level 0's cells. `pack` (a tileset.CellPack) and `tile_cell`: where and how large the
+    level-1 cells go, when the site has tiles. `features_path`: the .npy the vectors are written to
+    (default: data_dir/../.features.npy). `opts` holds the build options used here: model, weights,
+    batch_size, lightbox_size, thumb_size (0: none), atlas_size, image_format, max_pixels, download_workers. IIIF sources (src.remote set) are downloaded
     by `fetcher` (a pixmap.iiif.fetch.Fetcher) in a pool of their own, started well ahead of decoding, so
     the pass never waits for all downloads first and the network overlaps decoding and the model.
     """
     from tqdm.auto import tqdm
 
-    for sub in ("thumbs", "lightbox", "atlas"):
+    thumb_size = int(opts["thumb_size"] or 0)
+    subs = ("lightbox", "thumbs") if thumb_size else ("lightbox",)
+    for sub in (*subs, "atlas"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    made_shards: set = set()
     ext = "webp" if opts["image_format"] == "webp" else "jpg"
+    cell_source = max(2 * int(tile_cell or cell_size), 2 * cell_size)   # longest side the cells are made from
     in_size = models.input_size(opts["model"])
     bs = int(opts["batch_size"])
 
@@ -108,9 +121,13 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             large = imageio.fit(im, opts["lightbox_size"])
             # WebP effort 0 for the large image (3x faster than the default, ~10% larger), 2 for thumbs.
             large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
-            thumb = imageio.fit(large, opts["thumb_size"])
-            thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
+            if thumb_size:
+                thumb = imageio.fit(large, thumb_size)
+                thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
+            else:
+                thumb, thumb_bytes = imageio.fit(large, cell_source), None
             cell = atlas.cell_image(thumb, cell_size)
+            cell1 = encode_cell(atlas.cell_image(thumb, tile_cell)) if pack is not None else None
             tiles = _deep_zoom_tiles(raw, src, data_dir, opts) if opts.get("deep_zoom") and src.remote is None else None
             vector = cache.get(key)
             model_input = imageio.square(large, in_size) if vector is None else None
@@ -120,19 +137,26 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             return _Skip(f"cannot make its thumbnails: {type(exc).__name__}: {exc}")
         written = []
         try:
+            shard = shard_of(src.id)
             for sub, data in (("lightbox", large_bytes), ("thumbs", thumb_bytes)):
-                path = data_dir / sub / f"{src.id}.{ext}"
+                if data is None:
+                    continue
+                folder = data_dir / sub / shard
+                if (sub, shard) not in made_shards:
+                    folder.mkdir(exist_ok=True)
+                    made_shards.add((sub, shard))
+                path = folder / f"{src.id}.{ext}"
                 _write(path, data)
                 written.append(path)
         except OSError as exc:
             for path in written:  # no half of an image's files is left behind
                 path.unlink(missing_ok=True)
             return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
-        return _Done(key, size, cell, model_input, vector, tiles)
+        return _Done(key, size, cell, cell1, model_input, vector, tiles)
 
     res = PassResult()
     waited: list[float] = []   # seconds each decode spent waiting for its download
-    vectors: list[np.ndarray | None] = []
+    vectors = VectorFile(features_path or data_dir.parent / ".features.npy", capacity=len(sources))
     pending: list[tuple[int, str, np.ndarray]] = []
     model_future: Future | None = None
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
@@ -149,8 +173,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             t0 = time.perf_counter()
             out = model(np.stack([p[2] for p in chunk]))
             res.model_seconds += time.perf_counter() - t0
-            for (i, _key, _), vec in zip(chunk, out):
-                vectors[i] = vec
+            vectors.write_rows([p[0] for p in chunk], out)
             cache.put([p[1] for p in chunk], out)
             res.n_computed += len(chunk)
 
@@ -187,10 +210,13 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                     res.indices.append(idx)
                     res.sizes.append(done.size)
                     writer.add(i, done.cell)
+                    if pack is not None:
+                        pack.add(i, done.cell1)
                     if done.tiles:
                         res.tiles[i] = done.tiles
-                    vectors.append(done.vector)
-                    if done.vector is None:
+                    if done.vector is not None:
+                        vectors.write(i, done.vector)
+                    else:
                         if model_future is None:  # TensorFlow is loaded only when some image is not cached
                             model_future = loader.submit(models.load_model, opts["model"], opts["weights"],
                                                          batch_size=bs)
@@ -203,6 +229,9 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             finally:
                 bar.close()
             pages, cells = writer.close()
+    except BaseException:
+        vectors.abort()
+        raise
     finally:
         loader.shutdown(wait=False, cancel_futures=True)
         if downloads is not None:
@@ -213,7 +242,9 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     res.download_wait_seconds = float(sum(waited))
     res.pages = pages
     res.cells = cells[:n]
-    res.features = np.stack(vectors).astype(np.float32) if n else np.zeros((0, 0), np.float32)
+    res.features = vectors.close(n)
+    if pack is not None:
+        pack.finish()
     return res
 
 
@@ -223,7 +254,7 @@ def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:
     from . import tiles
     from .iiif.publish import DEFAULT_SITE_URL, site_file_url
 
-    rel = f"data/tiles/{src.id}"
+    rel = f"data/tiles/{shard_of(src.id)}/{src.id}"
     try:
         full, _ = imageio.decode(raw, max_side=None, max_pixels=opts["max_pixels"])
         tiles.write_tiles(full, data_dir.parent / rel,

@@ -23,8 +23,8 @@ DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
     n_neighbors=10, min_dist=0.0, metric="cosine", pca_components=100,
     layouts="auto", group_by="category", sort_by=None, supervised=False,
     min_cluster_size=None, max_clusters=20,
-    cell_size=None, atlas_size=2048, thumb_size=256, lightbox_size=1024, image_format="webp",
-    seed=0, max_images=None, max_pixels=imageio.MAX_PIXELS,
+    cell_size=None, atlas_size=2048, thumb_size=None, lightbox_size=1024, image_format="webp",
+    level0_cell=None, seed=0, max_images=None, sample=None, max_pixels=imageio.MAX_PIXELS,
     iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
     deep_zoom=False,
 )
@@ -49,9 +49,15 @@ def check_options(opts: dict) -> None:
         raise OptionError(f"unknown model {opts['model']!r}; choose one of {', '.join(models.MODEL_NAMES)}")
     if opts["image_format"] not in ("webp", "jpeg"):
         raise OptionError(f"image format must be webp or jpeg, not {opts['image_format']!r}")
-    for name in ("batch_size", "atlas_size", "thumb_size", "lightbox_size", "max_clusters"):
+    for name in ("batch_size", "atlas_size", "lightbox_size", "max_clusters"):
         if int(opts[name]) < 1:
             raise OptionError(f"{name.replace('_', '-')} must be at least 1")
+    if opts["thumb_size"] is not None and int(opts["thumb_size"]) != 0 and int(opts["thumb_size"]) < 16:
+        raise OptionError("thumb-size must be 0 (no per-image thumbnails) or at least 16")
+    if opts["level0_cell"] is not None and not 2 <= int(opts["level0_cell"]) <= 1024:
+        raise OptionError("level0-cell must be between 2 and 1024")
+    if opts["sample"] is not None and int(opts["sample"]) < 1:
+        raise OptionError("sample must be at least 1")
     try:
         nn, md = parse_list(opts["n_neighbors"], int), parse_list(opts["min_dist"], float)
     except ValueError:

@@ -88,7 +88,7 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
 
     # ---- sources and metadata
     t = time.perf_counter()
-    found = _find_sources(images, iiif, metadata_file, opts, cache_dir, progress)
+    found = _sample(_find_sources(images, iiif, metadata_file, opts, cache_dir, progress), opts)
     root, srcs, meta = found.root, found.sources, found.meta
     try:
         check_columns(opts, meta)
@@ -136,6 +136,23 @@ class _Found:
     fetcher: object | None            # the IIIF Fetcher, kept open for the image downloads
     n_local: int = 0
     first_label: str | None = None
+
+
+def _sample(found: _Found, opts) -> _Found:
+    """--sample N: a seeded random sample of the images found, kept in their order (with their rows)."""
+    n = opts.get("sample")
+    if n is None or int(n) >= len(found.sources):
+        return found
+    rng = np.random.default_rng(int(opts["seed"]))
+    keep = np.sort(rng.choice(len(found.sources), size=int(n), replace=False)).tolist()
+    log.info("using a random sample of %d of the %d images found (--sample, seed %s)", len(keep),
+             len(found.sources), opts["seed"])
+    found.sources = [found.sources[i] for i in keep]
+    found.n_local = sum(1 for i in keep if i < found.n_local)
+    if found.meta is not None:
+        found.meta = metadataio.Metadata(fields=found.meta.fields, rows=[found.meta.rows[i] for i in keep],
+                                         unmatched=found.meta.unmatched, warnings=found.meta.warnings)
+    return found
 
 
 def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Found:
@@ -196,97 +213,113 @@ def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Fo
 
 
 def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None):
+    from . import tileset
+
     data = staging / "data"
     (data / "layouts").mkdir(parents=True, exist_ok=True)
-    cell_size = int(opts["cell_size"] or atlas.auto_cell_size(len(srcs), int(opts["atlas_size"])))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    plan = atlas_plan(len(srcs), opts)
     cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], opts["weights"]))
+    pass_opts = {**opts, "thumb_size": plan["thumb_size"]}
 
     # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
     warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
     warm.start()
 
-    # ---- images and features
-    t = time.perf_counter()
+    # the level-1 cells wait on disk (beside the artifacts, deleted at the end) until the layout decides the tiles
+    pack = tileset.CellPack(artifacts / ".cells.pack", len(srcs)) if plan["tiles"] else None
     try:
-        images = imagepass.run(srcs, data, opts, cache, cell_size, progress=progress, fetcher=fetcher)
-    except imagepass.PassError as exc:
-        raise BuildError(str(exc)) from None
-    kept, sizes, skipped = images.kept, images.sizes, images.skipped
-    n = len(kept)
-    timings["images_and_features"] = time.perf_counter() - t
-    timings["model_inference"] = images.model_seconds
-    if images.download_wait_seconds:
-        timings["download_wait"] = images.download_wait_seconds
-    if n == 0:
-        reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
-        raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")
-    meta_rows = [meta.rows[i] if meta is not None else None for i in images.indices]
-    cache_notes = [cache.warning] if getattr(cache, "warning", None) else []
+        # ---- images and features
+        t = time.perf_counter()
+        try:
+            images = imagepass.run(srcs, data, pass_opts, cache, plan["level0_cell"], progress=progress,
+                                   fetcher=fetcher, features_path=artifacts / "features.npy", pack=pack,
+                                   tile_cell=plan["cell_size"])
+        except imagepass.PassError as exc:
+            raise BuildError(str(exc)) from None
+        kept, sizes, skipped = images.kept, images.sizes, images.skipped
+        n = len(kept)
+        timings["images_and_features"] = time.perf_counter() - t
+        timings["model_inference"] = images.model_seconds
+        if images.download_wait_seconds:
+            timings["download_wait"] = images.download_wait_seconds
+        if n == 0:
+            reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
+            raise BuildError(f"no image could be read ({len(skipped)} skipped: {reasons})")
+        meta_rows = [meta.rows[i] if meta is not None else None for i in images.indices]
+        cache_notes = [cache.warning] if getattr(cache, "warning", None) else []
 
-    # ---- layouts
-    t = time.perf_counter()
-    print_stage(progress, f"layouts: PCA + UMAP of {n} images")
-    # Everything from here on is bit-for-bit reproducible for a given input, seed and machine: the
-    # warm-up must be finished first, because a BLAS call that runs while another thread uses BLAS
-    # takes a different code path (and gives different bits) than one that runs alone.
-    warm.join()
-    reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
-    fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
-    layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress)
-    umap2d = layouts[0]
-    timings["layouts"] = time.perf_counter() - t
-    timings.update({f"layout {k}": v for k, v in layout_times.items()})
-    for note in layout_notes:
-        log.warning(note)
+        # ---- layouts
+        t = time.perf_counter()
+        print_stage(progress, f"layouts: PCA + UMAP of {n} images")
+        # Everything from here on is bit-for-bit reproducible for a given input, seed and machine: the
+        # warm-up must be finished first, because a BLAS call that runs while another thread uses BLAS
+        # takes a different code path (and gives different bits) than one that runs alone.
+        warm.join()
+        reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
+        fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
+        layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress)
+        umap2d = layouts[0]
+        timings["layouts"] = time.perf_counter() - t
+        timings.update({f"layout {k}": v for k, v in layout_times.items()})
+        for note in layout_notes:
+            log.warning(note)
 
-    # ---- hotspots
-    t = time.perf_counter()
-    print_stage(progress, "hotspots: HDBSCAN")
-    # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
-    # else of category, else of label
-    categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
-                  or _column(fields, rows, "label"))
-    clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
-                                   int(opts["max_clusters"]), int(opts["seed"]))
-    timings["hotspots"] = time.perf_counter() - t
+        # ---- hotspots
+        t = time.perf_counter()
+        print_stage(progress, "hotspots: HDBSCAN")
+        # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
+        # else of category, else of label
+        categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
+                      or _column(fields, rows, "label"))
+        clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
+                                       int(opts["max_clusters"]), int(opts["seed"]))
+        timings["hotspots"] = time.perf_counter() - t
 
-    # ---- site and artifacts
-    t = time.perf_counter()
-    ext = "webp" if opts["image_format"] == "webp" else "jpg"
-    manifest = site.base_manifest(title, n, f"pixmap {__version__}")
-    manifest["layouts"] = [site.write_layout(staging, lay) for lay in layouts]
-    manifest["default_layout"] = "umap"
-    manifest["atlas"] = {"size": int(opts["atlas_size"]), "cell_size": cell_size, "format": opts["image_format"],
-                         "pages": [f"data/atlas/{p.name}" for p in images.pages], "cells": "data/atlas/cells.u16"}
-    np.ascontiguousarray(images.cells, dtype="<u2").tofile(data / "atlas" / "cells.u16")
-    manifest["thumbs"] = {"size": int(opts["thumb_size"]), "dir": "data/thumbs", "ext": ext}
-    manifest["lightbox"] = {"size": int(opts["lightbox_size"]), "dir": "data/lightbox", "ext": ext}
-    np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
-    manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
-                            "hotspots": [h.to_json() for h in clustering.hotspots]}
-    ids = [s.id for s in kept]
-    site.write_metadata(data / "metadata.json", ids, fields, rows)
-    deep_zoom = site.deep_zoom_entries(kept, images.tiles)
-    if any(deep_zoom):
-        (data / "deep-zoom.json").write_text(json.dumps(deep_zoom, ensure_ascii=False, separators=(",", ":")),
-                                             encoding="utf-8")
-        manifest["deep_zoom"] = {"file": "data/deep-zoom.json"}
-    notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
-                          images.tiles)
-    site.write_manifest(staging, manifest)
-    site.copy_viewer(staging)
+        # ---- site and artifacts
+        t = time.perf_counter()
+        manifest = site.base_manifest(title, n, f"pixmap {__version__}")
+        manifest["layouts"] = [site.write_layout(staging, lay) for lay in layouts]
+        manifest["default_layout"] = "umap"
+        manifest["atlas"] = {"size": int(opts["atlas_size"]), "cell_size": plan["level0_cell"],
+                             "format": opts["image_format"], "pages": [f"data/atlas/{p.name}" for p in images.pages],
+                             "cells": "data/atlas/cells.u16"}
+        np.ascontiguousarray(images.cells, dtype="<u2").tofile(data / "atlas" / "cells.u16")
+        if pack is not None:
+            manifest["atlas"]["tiles"] = write_atlas_tiles(pack, umap2d.positions, sizes, data, plan, opts, progress)
+            timings["atlas_tiles"] = time.perf_counter() - t
+        ext = "webp" if opts["image_format"] == "webp" else "jpg"
+        manifest["thumbs"] = {"size": plan["thumb_size"], "dir": "data/thumbs", "ext": ext, "shard": site.SHARD}
+        manifest["lightbox"] = {"size": int(opts["lightbox_size"]), "dir": "data/lightbox", "ext": ext,
+                                "shard": site.SHARD}
+        np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
+        manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
+                                "hotspots": [h.to_json() for h in clustering.hotspots]}
+        ids = [s.id for s in kept]
+        manifest["metadata"], manifest["ids"] = site.write_chunks(data, ids, fields, rows)
+        deep_zoom = site.deep_zoom_entries(kept, images.tiles)
+        if any(deep_zoom):
+            (data / "deep-zoom.json").write_text(json.dumps(deep_zoom, ensure_ascii=False, separators=(",", ":")),
+                                                 encoding="utf-8")
+            manifest["deep_zoom"] = {"file": "data/deep-zoom.json"}
+        notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
+                              images.tiles)
+        site.write_manifest(staging, manifest)
+        site.copy_viewer(staging)
 
-    artifacts.mkdir(parents=True, exist_ok=True)
-    np.save(artifacts / "features.npy", images.features)
-    for lay in layouts:
-        np.save(artifacts / f"layout_{lay.name}.npy", lay.positions.astype(np.float32))
-    np.save(artifacts / "clusters.npy", clustering.labels.astype(np.int32))
-    with open(artifacts / "images.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "path", "width", "height"])
-        for s, (wd, ht) in zip(kept, sizes):
-            w.writerow([s.id, s.location, wd, ht])
-    timings["site"] = time.perf_counter() - t
+        # features.npy is already in the artifacts folder: the image pass wrote it there
+        for lay in layouts:
+            np.save(artifacts / f"layout_{lay.name}.npy", lay.positions.astype(np.float32))
+        np.save(artifacts / "clusters.npy", clustering.labels.astype(np.int32))
+        with open(artifacts / "images.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "path", "width", "height"])
+            for s, (wd, ht) in zip(kept, sizes):
+                w.writerow([s.id, s.location, wd, ht])
+        timings["site"] = time.perf_counter() - t
+    finally:
+        if pack is not None:
+            pack.close()
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
                        metadata_unmatched=list(meta.unmatched) if meta else [],
@@ -297,11 +330,20 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 
 
 
+IIIF_MAX_IMAGES = 100_000
+
+
 def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest, tiles) -> list[str]:
     """Write the site's IIIF collection (iiif/collection.json, one Manifest per hotspot)."""
     from .iiif import publish
 
     site_url = opts["site_url"] or publish.DEFAULT_SITE_URL
+    if len(kept) > IIIF_MAX_IMAGES:
+        # ~2 KB and ~2 ms per canvas: 2 GB of JSON at a million images, more than the site itself
+        note = (f"IIIF collection not written: {len(kept)} images is more than the {IIIF_MAX_IMAGES} it is made "
+                "for (about 2 KB of JSON per image); build a sample or a subset to publish one")
+        log.warning(note)
+        return [note]
     entries = publish.collection_images(kept, sizes, fields, rows, tiles)
     hotspots = [h.to_json() for h in clustering.hotspots]
     try:
@@ -319,13 +361,43 @@ def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, m
     return []
 
 
+THUMBS_MAX_IMAGES = 100_000   # above this, no per-image thumbnails by default (~10 KB per image saved)
+
+
+def atlas_plan(n: int, opts: dict) -> dict:
+    """How a site of n images stores its thumbnails (docs/site-format.md, "Version 3"): atlas level 0's cell
+    size; whether level-1 tiles at cell_size are written (when level 0's cells are smaller); the per-image
+    thumbnails' size (0: none)."""
+    cell_size = int(opts["cell_size"] or 64)
+    level0 = int(opts.get("level0_cell") or atlas.level0_cell_size(n, int(opts["atlas_size"]), cell_size))
+    level0 = min(level0, cell_size)
+    thumb = opts["thumb_size"]
+    thumb = (256 if n <= THUMBS_MAX_IMAGES else 0) if thumb is None else int(thumb)
+    return {"cell_size": cell_size, "level0_cell": level0, "tiles": level0 < cell_size, "thumb_size": thumb}
+
+
+def write_atlas_tiles(pack, positions, sizes, data: Path, plan: dict, opts: dict, progress: bool) -> dict:
+    """Atlas level 1: the cells grouped by their UMAP position into tiles (pixmap.tileset); the manifest's
+    atlas.tiles entry."""
+    from . import tileset
+
+    sizes = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+    tiles = tileset.plan_tiles(positions, sizes[:, 0], sizes[:, 1], tileset.TILE_SIZE, plan["cell_size"])
+    print_stage(progress, f"atlas tiles: {len(sizes)} images in {tiles.count} tiles")
+    tileset.write_tiles(tiles, pack.get, data / "atlas" / "tiles", fmt=opts["image_format"],
+                        workers=max(1, os.cpu_count() or 1), progress=progress)
+    np.ascontiguousarray(tiles.tile_of, dtype="<u4").tofile(data / "atlas" / "tile-of.u32")
+    np.ascontiguousarray(tiles.cells, dtype="<u2").tofile(data / "atlas" / "tile-cells.u16")
+    return {"size": tileset.TILE_SIZE, "cell_size": plan["cell_size"], "count": tiles.count,
+            "dir": "data/atlas/tiles", "shard": tileset.SHARD, "of": "data/atlas/tile-of.u32",
+            "cells": "data/atlas/tile-cells.u16", "layout": "umap"}
+
+
 def print_stage(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
 
 
-AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",
-                "custom")
 HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
 
 
@@ -337,10 +409,11 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
     """
     from tqdm.auto import tqdm
 
+    from .layouts import auto_layouts
     from .layouts import compute_layouts as make_layouts
 
     # the names were checked with every other option (options.check_options) before any work
-    asked = AUTO_LAYOUTS if opts["layouts"] in (None, "auto") else parse_list(opts["layouts"], str)
+    asked = auto_layouts(len(rows)) if opts["layouts"] in (None, "auto") else parse_list(opts["layouts"], str)
     explicit = opts["layouts"] not in (None, "auto")
     nn_list = parse_list(opts["n_neighbors"], int)
     md_list = parse_list(opts["min_dist"], float)

@@ -15,7 +15,10 @@ import numpy as np
 from .layouts.base import Layout, normalise
 
 FORMAT = "pixmap-site"
-VERSION = 2
+VERSION = 3
+METADATA_CHUNK = 1000     # metadata rows per file (data/metadata/<k>.json)
+IDS_CHUNK = 4096          # ids per file (data/ids/<k>.json)
+SHARD = "fnv1a-8"         # per-image files in 256 folders by a hash of the id (docs/site-format.md)
 
 
 class OutputError(Exception):
@@ -69,6 +72,67 @@ def _json_value(v):
     return str(v)
 
 
+def shard_of(image_id: str) -> str:
+    """The folder of an image's per-image files: the low 8 bits of the 32-bit FNV-1a hash of the id's
+    UTF-8 bytes, as two hex digits (the viewer's shardOf in js/paths.js computes the same)."""
+    h = 0x811C9DC5
+    for b in image_id.encode("utf-8"):
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return f"{h & 0xFF:02x}"
+
+
+def image_file(entry: dict, image_id: str) -> str:
+    """The site-relative path of an image's file in a per-image folder (manifest `thumbs`/`lightbox`)."""
+    name = f"{image_id}.{entry['ext']}"
+    if entry.get("shard") == SHARD:
+        return f"{entry['dir']}/{shard_of(image_id)}/{name}"
+    return f"{entry['dir']}/{name}"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def numeric_fields(fields: list[str], rows: list[list]) -> list[int]:
+    """The indices of the fields whose present values are all numbers (and at least one is present)."""
+    out = []
+    for j in range(len(fields)):
+        seen = False
+        for row in rows:
+            v = row[j]
+            if v is None:
+                continue
+            if not _is_number(v):
+                break
+            seen = True
+        else:
+            if seen:
+                out.append(j)
+    return out
+
+
+def write_chunks(data: Path, ids: list[str], fields: list[str], rows: list[list], chunk: int = METADATA_CHUNK,
+                 ids_chunk: int = IDS_CHUNK) -> tuple[dict, dict]:
+    """Version 3: metadata rows in chunks (data/metadata/<k>.json), ids in chunks (data/ids/<k>.json),
+    numeric columns as float32 arrays (data/columns/<j>.f32). Returns the manifest's `metadata` and `ids`."""
+    data = Path(data)
+    for sub in ("metadata", "ids", "columns"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    dump = lambda doc: json.dumps(doc, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+    for k in range(0, max(len(rows), 1), chunk):
+        part = [[_json_value(v) for v in row] for row in rows[k:k + chunk]]
+        (data / "metadata" / f"{k // chunk}.json").write_text(dump(part), encoding="utf-8")
+    for k in range(0, max(len(ids), 1), ids_chunk):
+        (data / "ids" / f"{k // ids_chunk}.json").write_text(dump(list(ids[k:k + ids_chunk])), encoding="utf-8")
+    columns = {}
+    for j in numeric_fields(fields, rows):
+        values = np.array([np.nan if r[j] is None else float(r[j]) for r in rows], dtype="<f4")
+        values.tofile(data / "columns" / f"{j}.f32")
+        columns[fields[j]] = f"data/columns/{j}.f32"
+    metadata = {"fields": list(fields), "chunk": chunk, "dir": "data/metadata", "columns": columns}
+    return metadata, {"chunk": ids_chunk, "dir": "data/ids"}
+
+
 def write_metadata(path: Path, ids: list[str], fields: list[str], rows: list[list]) -> None:
     doc = {"ids": ids, "fields": fields, "rows": [[_json_value(v) for v in row] for row in rows]}
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
@@ -103,8 +167,7 @@ def write_manifest(site: Path, manifest: dict) -> None:
 
 def base_manifest(title: str, count: int, generator: str) -> dict:
     return {"format": FORMAT, "version": VERSION, "generator": generator, "title": title,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "count": count,
-            "metadata": "data/metadata.json"}
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "count": count}
 
 
 def deep_zoom_entries(kept, tiles: dict) -> list:
@@ -120,3 +183,21 @@ def deep_zoom_entries(kept, tiles: dict) -> list:
         else:
             out.append(None)
     return out
+
+
+def read_metadata(site: Path) -> dict:
+    """A built site's ids, fields and rows ({"ids", "fields", "rows"}), whichever version wrote it: one
+    metadata.json (versions 1-2) or the chunks of version 3."""
+    site = Path(site)
+    manifest = json.loads((site / "data" / "manifest.json").read_text(encoding="utf-8"))
+    meta = manifest.get("metadata", "data/metadata.json")
+    if isinstance(meta, str):
+        return json.loads((site / meta).read_text(encoding="utf-8"))
+    n = int(manifest["count"])
+    rows, ids = [], []
+    for k in range(-(-n // int(meta["chunk"]))):
+        rows += json.loads((site / meta["dir"] / f"{k}.json").read_text(encoding="utf-8"))
+    id_entry = manifest["ids"]
+    for k in range(-(-n // int(id_entry["chunk"]))):
+        ids += json.loads((site / id_entry["dir"] / f"{k}.json").read_text(encoding="utf-8"))
+    return {"ids": ids, "fields": meta["fields"], "rows": rows}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import pixmap
+from pixmap.site import read_metadata, shard_of
 from pixmap import features, imagepass
 from pixmap.pipeline import BuildError
 
@@ -174,14 +175,82 @@ def test_an_image_whose_thumbnail_cannot_be_written_is_skipped_not_fatal(tmp_pat
     _, srcs = sources.find_images(DEMO, max_images=12)
     data = tmp_path / "data"
     blocked = srcs[5]
-    (data / "thumbs" / f"{blocked.id}.webp").mkdir(parents=True)
+    (data / "thumbs" / shard_of(blocked.id) / f"{blocked.id}.webp").mkdir(parents=True)
     cache = features.FeatureCache(built_site_result.out_dir.parent / "cache",
                                   features.model_key("efficientnet-lite0", "default"))
-    opts = dict(pixmap.pipeline.DEFAULTS)
+    opts = {**pixmap.pipeline.DEFAULTS, "thumb_size": 256}
     res = imagepass.run(srcs, data, opts, cache, cell_size=32, progress=False)
     assert [s.id for s in res.kept] == [s.id for s in srcs if s is not blocked]
     assert len(res.skipped) == 1 and res.skipped[0][0] == str(blocked.path)
     assert "cannot write its thumbnail" in res.skipped[0][1]
-    assert not (data / "lightbox" / f"{blocked.id}.webp").exists()
+    assert not (data / "lightbox" / shard_of(blocked.id) / f"{blocked.id}.webp").exists()
     assert res.features.shape == (11, 1280) and np.isfinite(res.features).all()
     assert res.cells.shape == (11, 5)
+
+
+_BUILD_SCRIPT = textwrap.dedent("""
+    import sys
+    import pixmap, pixmap.features as F
+    init = F.FeatureCache.__init__
+    def small_batches(self, *a, **k):   # a shard every 16 vectors (1,000 in real builds) to test it on 80 images
+        k["flush_every"] = 16
+        init(self, *a, **k)
+    F.FeatureCache.__init__ = small_batches
+    images, out, cache, first = sys.argv[1:5]
+    pixmap.build(images=images, max_images=80, out_dir=out, cache_dir=cache, progress=False,
+                 layouts="umap", batch_size=8, **({"sample": 60, "seed": int(first)} if first != "-" else {}))
+""")
+
+
+def _start_build(tmp_path, out, cache, variant="-"):
+    script = tmp_path / "build.py"
+    script.write_text(_BUILD_SCRIPT)
+    return subprocess.Popen([sys.executable, str(script), str(DEMO / "images"), str(out), str(cache), variant],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _cached(cache_dir) -> int:
+    key = features.model_key("efficientnet-lite0", "default")
+    return len(features.FeatureCache(cache_dir, key))
+
+
+def test_a_killed_build_restarts_where_it_was_and_gives_the_same_features(tmp_path):
+    """SIGKILL in the middle of the image pass (no chance to clean up): the cache keeps every shard written
+    before the kill, the restarted build computes only the rest, and its features equal those of a build
+    that was never interrupted."""
+    import signal
+    import time
+
+    cache = tmp_path / "cache"
+    proc = _start_build(tmp_path, tmp_path / "site", cache)
+    deadline = time.monotonic() + 240
+    while _cached(cache) < 32 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = _cached(cache)
+    assert 32 <= kept < 80 and kept % 16 == 0, kept        # whole shards only, and the pass was not over
+    assert not (tmp_path / "site").exists()                 # nothing half-published
+
+    res = pixmap.build(images=DEMO / "images", max_images=80, out_dir=tmp_path / "site", cache_dir=cache,
+                       progress=False, layouts="umap", batch_size=8)
+    assert res.n_computed == 80 - kept
+    again = np.load(res.artifacts_dir / "features.npy")
+    clean = pixmap.build(images=DEMO / "images", max_images=80, out_dir=tmp_path / "clean",
+                         cache_dir=tmp_path / "cache2", progress=False, layouts="umap", batch_size=8)
+    assert clean.n_computed == 80
+    # the same vectors (TensorFlow's CPU kernels may differ in the last bits between batch compositions)
+    assert np.allclose(again, np.load(clean.artifacts_dir / "features.npy"), rtol=1e-5, atol=1e-6)
+
+
+def test_two_builds_sharing_a_cache_at_once_both_succeed(tmp_path):
+    cache = tmp_path / "cache"
+    procs = [_start_build(tmp_path, tmp_path / f"site{k}", cache, variant=str(k)) for k in (1, 2)]
+    outs = [p.communicate(timeout=400)[0].decode(errors="replace") for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    n = _cached(cache)
+    ids = [set(read_metadata(tmp_path / f"site{k}")["ids"]) for k in (1, 2)]
+    assert n == len(ids[0] | ids[1]) and len(ids[0]) == len(ids[1]) == 60   # every vector of both, once
+    key = features.model_key("efficientnet-lite0", "default")
+    cache_obj = features.FeatureCache(cache, key)
+    assert len(cache_obj) == n   # readable again from a fresh process' point of view

@@ -64,3 +64,45 @@ def test_tiny_inputs():
     assert clusters.find_clusters(np.zeros((0, 2)))[0].shape == (0,)
     labels, _ = clusters.find_clusters(np.zeros((3, 2)))
     assert (labels == -1).all()
+
+
+def test_members_by_label_matches_a_scan_per_cluster():
+    labels = np.random.default_rng(3).integers(-1, 6, 5000)
+    groups = clusters._members_by_label(labels, 6)
+    for c in range(6):
+        assert np.array_equal(groups[c], np.flatnonzero(labels == c))
+
+
+def test_medoid_of_a_huge_hotspot_reads_its_members_in_chunks():
+    """The sampled medoid of 200,000 members of 64 floats (51 MB) is the same whatever the chunk, near
+    the blob's centre, and allocates far less than a copy of the members."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(200_000, 64)).astype(np.float32) + 5
+    members = np.arange(200_000)
+    clusters.medoid(pts[:3000], members[:3000], metric="euclidean", sample=500)  # imports done
+    tracemalloc.start()
+    try:
+        i = clusters.medoid(pts, members, metric="euclidean", sample=500, chunk=4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < pts.nbytes / 3, peak
+    assert i == clusters.medoid(pts, members, metric="euclidean", sample=500, chunk=10**6)
+    assert np.linalg.norm(pts[i] - 5) < np.percentile(np.linalg.norm(pts - 5, axis=1), 5)
+
+
+def test_hotspots_on_a_large_2d_layout():
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(-50, 50, size=(12, 2))
+    lab = rng.integers(0, 12, 60_000)
+    xy = centres[lab] + rng.normal(size=(60_000, 2))
+    feats = np.hstack([xy, rng.normal(size=(60_000, 6))]).astype(np.float32)
+    res = clusters.hotspots(xy, feats, [f"c{k}" for k in lab], max_clusters=20)
+    assert res.method == "hdbscan" and res.labels.shape == (60_000,)
+    assert 2 <= len(res.hotspots) <= 20
+    for h in res.hotspots:
+        members = np.flatnonzero(res.labels == h.id)
+        assert h.size == members.size and res.labels[h.representative] == h.id
+        assert h.label.split(" (")[0] == f"c{np.bincount(lab[members]).argmax()}"

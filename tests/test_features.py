@@ -207,9 +207,8 @@ def test_compaction_merges_the_small_shards_and_deletes_only_those(tmp_path, mon
         c.put([f"k{i}"], _vec(i))
         c.save()
     assert len(_shards(folder)) <= 4 and big.exists()  # the large shard is not rewritten for small ones
-    # a shard another process wrote (vectors this one does not hold) is merged from disk
+    # a shard another process wrote (not in this one's index) is merged from disk
     other = features.FeatureCache(tmp_path, KEY)
-    other._vectors.clear()
     other.put(["x"], _vec(42))
     other.save()
     c.put(["y"], _vec(43))
@@ -341,3 +340,159 @@ def test_leftover_temp_files_are_ignored_then_cleaned(tmp_path, monkeypatch, cap
     c.put(["c"], _vec(3))
     c.save()
     assert fresh.exists() and len(features.FeatureCache(tmp_path, KEY)) == 3
+
+
+# -- the lazy index: vectors read from their shard when asked for ------------------------------------------
+
+def _fill(tmp_path, n, dim, flush_every=1000):
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(n, dim)).astype(np.float32)
+    c = features.FeatureCache(tmp_path, KEY, flush_every=flush_every)
+    c.put([f"k{i}" for i in range(n)], vecs)
+    c.save()
+    return vecs
+
+
+def test_vectors_are_read_from_disk_only_when_asked_for(tmp_path):
+    """Opening a cache of 4,000 vectors of 1,000 floats (16 MB) allocates a small index, not the
+    vectors; get() then returns each one exactly."""
+    import tracemalloc
+
+    vecs = _fill(tmp_path, 4000, 1000)
+    tracemalloc.start()
+    try:
+        c = features.FeatureCache(tmp_path, KEY)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < vecs.nbytes / 8, peak          # ~16 MB of vectors; the index is ~100 KB
+    assert len(c) == 4000 and "k3999" in c and "nope" not in c
+    for i in (0, 1, 1234, 3999):
+        got = c.get(f"k{i}")
+        assert got.dtype == np.float32 and np.array_equal(got, vecs[i])
+        got[0] = 1e9                               # a copy: the caller may change it
+    assert c.get("k0")[0] == vecs[0, 0] and c.get("nope") is None
+
+
+def test_a_shard_compacted_away_by_another_process_stays_readable(tmp_path, monkeypatch):
+    monkeypatch.setattr(features, "MAX_SHARDS", 2)
+    reader = features.FeatureCache(tmp_path, KEY)  # empty now; sees nothing new until it looks again
+    writer = features.FeatureCache(tmp_path, KEY, flush_every=1)
+    for i in range(2):
+        writer.put([f"k{i}"], _vec(i))
+    before = set(_shards(tmp_path / KEY))
+    reader = features.FeatureCache(tmp_path, KEY)  # indexes the 2 shards
+    for i in range(2, 6):                         # the writer compacts them away
+        writer.put([f"k{i}"], _vec(i))
+    assert not before & set(_shards(tmp_path / KEY))
+    assert [reader.get(f"k{i}")[0] for i in range(2)] == [0, 1]
+    assert reader.get("k5") is None               # written after it indexed the folder
+    assert [features.FeatureCache(tmp_path, KEY).get(f"k{i}")[0] for i in range(6)] == list(range(6))
+
+
+def test_shards_with_compressed_vectors_are_still_read(tmp_path):
+    """Shards written by np.savez_compressed (or another dtype) are read into memory once."""
+    folder = tmp_path / KEY
+    folder.mkdir()
+    np.savez_compressed(folder / "shard-1-0-a.npz", keys=np.array(["a", "b"]),
+                        vectors=np.array([[1, 2], [3, 4]], np.float32))
+    np.savez(folder / "shard-2-0-b.npz", keys=np.array(["c"]), vectors=np.array([[5, 6]], np.float64))
+    c = features.FeatureCache(tmp_path, KEY)
+    assert len(c) == 3
+    assert c.get("a").tolist() == [1, 2] and c.get("b").tolist() == [3, 4] and c.get("c").tolist() == [5, 6]
+    c.put(["d"], np.array([[7, 8]], np.float32))
+    c.save()
+    assert features.FeatureCache(tmp_path, KEY).get("d").tolist() == [7, 8]
+
+
+def test_cache_with_caching_off_keeps_a_bounded_number_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(features, "MEMORY_MAX", 5)
+    c = features.FeatureCache(None, KEY)
+    for i in range(8):
+        c.put([f"k{i}"], _vec(i))
+    assert [c.get(f"k{i}")[0] for i in range(5)] == list(range(5))
+    assert c.get("k7") is None and len(c) == 5
+
+
+def _mp_writer(folder, tag, n, start_at, shared):
+    """One of two processes (multiprocessing, spawn) writing to one cache folder at once: its own keys
+    and, for half of them, keys the other process writes too (same key, same vector), compacting often;
+    halfway it opens the folder again and reads back everything it wrote so far."""
+    features.MAX_SHARDS = 3
+    while time.time() < start_at:
+        time.sleep(0.001)
+    c = features.FeatureCache(folder, KEY, flush_every=7)
+    for i in range(n):
+        c.put([f"{tag}{i}", f"shared{i}"], np.stack([np.full(16, i, np.float32),
+                                                     np.full(16, -i, np.float32)]))
+        if i == n // 2:
+            c.save()
+            again = features.FeatureCache(folder, KEY)
+            for j in range(i + 1):
+                assert again.get(f"{tag}{j}")[0] == j and again.get(f"shared{j}")[0] == -j
+    c.save()
+    assert c.writable and c.warning is None, c.warning
+    shared.put(tag)
+
+
+def test_two_processes_share_one_cache_folder_with_multiprocessing(tmp_path, caplog):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    done = ctx.Queue()
+    n = 200
+    start_at = time.time() + 4  # both interpreters are up by then, and start together
+    procs = [ctx.Process(target=_mp_writer, args=(tmp_path, tag, n, start_at, done)) for tag in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted(done.get(timeout=5) for _ in procs) == ["a", "b"]
+    with caplog.at_level(logging.WARNING):
+        c = features.FeatureCache(tmp_path, KEY)
+    assert _feature_warnings(caplog) == []
+    assert len(c) == 3 * n
+    for i in range(n):
+        assert c.get(f"a{i}")[0] == i and c.get(f"b{i}")[0] == i and c.get(f"shared{i}")[0] == -i
+    folder = tmp_path / KEY
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+    for shard in _shards(folder):
+        with np.load(shard) as z:
+            assert len(z["keys"]) == len(z["vectors"]) == len(set(z["keys"].tolist()))
+
+
+def test_get_from_threads_while_another_thread_flushes_and_compacts(tmp_path, monkeypatch):
+    """Readers never miss a vector that was put, whether it is in the buffer, being flushed, or in a
+    shard that a compaction is replacing."""
+    import threading
+
+    monkeypatch.setattr(features, "MAX_SHARDS", 3)
+    c = features.FeatureCache(tmp_path, KEY, flush_every=5)
+    written = [0]
+    stop = threading.Event()
+    errors = []
+
+    def reader(seed):
+        rng = np.random.default_rng(seed)
+        while not stop.is_set():
+            upto = written[0]
+            if upto:
+                i = int(rng.integers(0, upto))
+                v = c.get(f"k{i}")
+                if v is None or v[0] != i:
+                    errors.append((i, None if v is None else v[0]))
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(400):
+            c.put([f"k{i}"], _vec(i))
+            written[0] = i + 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert len(_shards(tmp_path / KEY)) <= 3 + 1

@@ -10,6 +10,7 @@ import pixmap
 
 from .conftest import DEMO
 from .iiif_server import PAINTINGS, SHARED_IIIF, IIIFServer, require_shared_iiif
+from pixmap.site import read_metadata
 
 # (manifest, images expected from it) -- counted by hand from the JSON
 MANIFESTS = [
@@ -65,7 +66,7 @@ def test_manifests_text_file_builds_every_fetchable_image_and_reports_the_rest(s
     config = json.loads((res.artifacts_dir / "config.json").read_text())
     assert len(config["skipped"]) == len(res.skipped) == 7
 
-    meta = json.loads((res.out_dir / "data" / "metadata.json").read_text())
+    meta = read_metadata(res.out_dir)
     rows = [dict(zip(meta["fields"], r)) for r in meta["rows"]]
     titles = [r.get("title") or "" for r in rows]
     assert any("Grande Jatte" in t for t in titles) and any("Whistler" in t for t in titles)
@@ -102,7 +103,7 @@ def test_iiif_and_local_images_in_one_map(server, tmp_path, built_site_result):
                        out_dir=tmp_path / "mixed", cache_dir=built_site_result.out_dir.parent / "cache",
                        progress=False, layouts="umap")
     assert res.n_images == 20 and res.skipped == []
-    meta = json.loads((res.out_dir / "data" / "metadata.json").read_text())
+    meta = read_metadata(res.out_dir)
     iiif_ids = [i for i in meta["ids"] if i.startswith("iiif--")]
     assert len(iiif_ids) == 5 and len(meta["ids"]) - len(iiif_ids) == 15
 
@@ -139,7 +140,7 @@ def test_built_iiif_map_deep_zooms_credits_and_publishes_a_valid_collection(serv
                            cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
                            layouts="umap", site_url=site_url)
         assert res.n_images == 10
-        meta = json.loads((site / "data" / "metadata.json").read_text())
+        meta = read_metadata(site)
         rows = [dict(zip(meta["fields"], r)) for r in meta["rows"]]
 
         docs = sorted((site / "iiif").glob("*.json"))

@@ -296,3 +296,31 @@ def test_registry_and_compute_layouts(demo):
         assert layout.positions.shape[0] == demo["n"]
         assert np.isfinite(normalise(layout).positions).all()
     assert labels_to_ints(["b", "a", None, "a"]).tolist() == [1, 0, -1, 0]
+
+
+def test_compute_layouts_uses_the_neighbours_it_is_given(demo):
+    from pixmap.layouts.umap import knn
+
+    x = demo["x"]
+    fresh = compute_layouts(["umap"], features=x, n_neighbors=10)[0]
+    same = compute_layouts(["umap"], features=x, n_neighbors=10, neighbors=knn(x, 10, "cosine"))[0]
+    assert np.array_equal(fresh.positions, same.positions)
+    other = compute_layouts(["umap"], features=x, n_neighbors=10, neighbors=knn(x[:, :5], 10, "cosine"))[0]
+    assert not np.array_equal(fresh.positions, other.positions)
+
+
+def test_auto_layouts_by_collection_size():
+    from pixmap.layouts import AUTO_LAYOUTS, AUTO_LIMITS, auto_layouts, auto_left_out
+
+    assert auto_layouts(267) == AUTO_LAYOUTS and auto_left_out(267) == {}
+    sizes = [1, 10_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
+    for small, big in zip(sizes, sizes[1:]):          # a larger collection never gains a layout
+        assert set(auto_layouts(big)) <= set(auto_layouts(small))
+    at_scale = auto_layouts(1_000_000)
+    assert at_scale[0] == "umap" and {"grid", "categorical", "date", "geographic", "alphabetic"} <= set(at_scale)
+    left = auto_left_out(1_000_000)
+    assert set(left) == set(AUTO_LAYOUTS) - set(at_scale) and set(left) <= set(AUTO_LIMITS)
+    assert all(len(why) > 20 for why in left.values())
+    for name, (limit, _) in AUTO_LIMITS.items():      # the limit is where it is left out
+        assert name in auto_layouts(limit - 1) and name not in auto_layouts(limit)
+    assert [a for a in AUTO_LAYOUTS if a in at_scale] == list(at_scale)   # the order is kept

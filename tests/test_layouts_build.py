@@ -7,6 +7,7 @@ import pytest
 import pixmap
 
 from .conftest import DEMO
+from pixmap.site import read_metadata
 
 
 def manifest(site):
@@ -38,7 +39,7 @@ def test_grid_cells_are_unique(built_site_result):
 
 def test_categorical_blocks_are_contiguous_and_labelled(built_site_result):
     site = built_site_result.out_dir
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     cat = [r[meta["fields"].index("category")] for r in meta["rows"]]
     pos, lay = positions(site, "categorical")
     labels = {l["text"] for l in lay["labels"]}
@@ -55,7 +56,7 @@ def test_categorical_blocks_are_contiguous_and_labelled(built_site_result):
 
 def test_date_columns_are_ordered_and_undated_kept(built_site_result):
     site = built_site_result.out_dir
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     from pixmap.layouts.date import parse_year
 
     f = meta["fields"]
@@ -75,7 +76,7 @@ def test_date_columns_are_ordered_and_undated_kept(built_site_result):
 def test_geographic_and_custom_keep_everyone_in_place(geo_build):
     res, names = geo_build
     site = res.out_dir
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     f = meta["fields"]
     rows = {r[0]: dict(zip(f, r)) for r in meta["rows"]}
     ids = [r[0] for r in meta["rows"]]

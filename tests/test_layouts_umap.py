@@ -185,3 +185,109 @@ def test_warm_up_compiles_what_a_fit_needs_and_changes_no_result(tmp_path):
     assert probe["nndescent"] == probe["nndescent_before"], "pynndescent compiled: UMAP built its own index"
     here = umap_layout(x, seed=7).positions
     assert probe["sha"] == hashlib.sha256(here.tobytes()).hexdigest(), "warm_up() changed a seeded fit"
+
+
+# -- at scale: PCA from a memmap, fitted on a sample, projected in chunks --------------------------------------
+
+def _anisotropic(n, d=40, seed=0):
+    """Rows with clearly ordered principal directions (standard deviations 20, 12, 7, 4, 2, then 1)."""
+    rng = np.random.default_rng(seed)
+    scales = np.ones(d)
+    scales[:5] = [20, 12, 7, 4, 2]
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    return ((rng.normal(size=(n, d)) * scales) @ basis.T + 3.0).astype(np.float32)
+
+
+def test_reduce_pca_of_a_read_only_memmap_equals_the_in_memory_result(tmp_path):
+    x = _anisotropic(1500, 64)
+    x[7, 3] = np.nan                                  # replaced by 0 in both, changed in neither
+    np.save(tmp_path / "f.npy", x)
+    mm = np.load(tmp_path / "f.npy", mmap_mode="r")
+    for kwargs in ({}, {"sample": 400, "chunk": 256}):    # the full fit, and the sampled one
+        a = reduce_pca(mm, 10, seed=3, **kwargs)
+        b = reduce_pca(x, 10, seed=3, **kwargs)
+        assert a.dtype == np.float32 and a.shape == (1500, 10)
+        assert np.array_equal(a, b), kwargs
+    assert np.isnan(x[7, 3]) and np.isnan(np.load(tmp_path / "f.npy")[7, 3])
+
+
+def test_reduce_pca_below_the_sample_size_is_the_plain_fit():
+    """Up to `sample` rows the result is sklearn's PCA fitted on every row, bit for bit (as before the
+    sampled path existed)."""
+    from sklearn.decomposition import PCA
+
+    x = _anisotropic(1500, 64, seed=4)
+    ref = PCA(n_components=12, svd_solver="auto", random_state=5).fit_transform(x).astype(np.float32)
+    assert np.array_equal(reduce_pca(x, 12, seed=5), ref)
+    assert np.array_equal(reduce_pca(x, 12, seed=5, sample=1500), ref)
+
+
+def test_sampled_pca_finds_the_same_directions_and_is_deterministic():
+    x = _anisotropic(6000, 40, seed=1)
+    full = reduce_pca(x, 8, seed=0)
+    part = reduce_pca(x, 8, seed=0, sample=800, chunk=700)
+    assert part.shape == (6000, 8) and part.dtype == np.float32
+    for j in range(5):                                 # the five clear directions, up to sign
+        r = np.corrcoef(full[:, j], part[:, j])[0, 1]
+        assert abs(r) > 0.97, (j, r)                   # (0.987 or more over 30 data sets and samples)
+    assert part.var(0).sum() > 0.99 * full.var(0).sum()
+    assert (abs(part.mean(0)) < 4 * part.std(0) / np.sqrt(800)).all()  # centred by the sample's mean
+    assert np.array_equal(part, reduce_pca(x, 8, seed=0, sample=800, chunk=700))
+    np.testing.assert_allclose(part, reduce_pca(x, 8, seed=0, sample=800, chunk=6000), atol=1e-4)
+    other = reduce_pca(x, 8, seed=1, sample=800)
+    assert not np.array_equal(part, other)              # another sample...
+    assert abs(np.corrcoef(part[:, 0], other[:, 0])[0, 1]) > 0.99   # ...the same map
+
+
+def _rss_file_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:")) / 1024
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_release_pages_lets_go_of_what_a_memmap_read(tmp_path):
+    from pixmap.layouts.umap import release_pages
+
+    x = np.random.default_rng(0).normal(size=(16_384, 1024)).astype(np.float32)   # 64 MB
+    np.save(tmp_path / "f.npy", x)
+    mm = np.load(tmp_path / "f.npy", mmap_mode="r")
+    before = _rss_file_mb()
+    total = float(mm.sum(dtype=np.float64))
+    assert _rss_file_mb() > before + 40               # the pages read are counted in this process
+    release_pages(mm[100:200])                         # a view: the whole mapping is released
+    assert _rss_file_mb() < before + 10
+    assert float(mm.sum(dtype=np.float64)) == total    # and the data is all still there
+    release_pages(x)                                   # an in-memory array: nothing happens
+    assert np.array_equal(np.asarray(mm[:3]), x[:3])
+
+
+def test_reduce_pca_streams_a_memmap_with_bounded_memory(tmp_path):
+    """The sampled path allocates about the sample, a chunk and the result, not the whole input."""
+    import tracemalloc
+
+    x = _anisotropic(40_000, 200, seed=2)              # 32 MB
+    np.save(tmp_path / "f.npy", x)
+    mm = np.load(tmp_path / "f.npy", mmap_mode="r")
+    del x
+    tracemalloc.start()
+    try:
+        out = reduce_pca(mm, 10, seed=0, sample=2000, chunk=2048)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (40_000, 10)
+    assert peak < 12e6, peak       # result 1.6 MB + sample 1.6 MB + chunks ~3 MB (+ sklearn's copies)
+
+
+def test_import_umap_does_not_load_tensorflow():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from pixmap.layouts import umap as U; u = U.import_umap(); U.enable_numba_cache(); "
+            "print('tensorflow' in sys.modules, sys.modules.get('umap.parametric_umap', 'absent'), "
+            "u.UMAP.__name__)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["False", "absent", "UMAP"], run.stdout

@@ -40,7 +40,7 @@ def test_force_keeps_the_users_files_and_replaces_pixmaps(photos, tmp_path):
     assert stat.S_IMODE((out / "data" / "manifest.json").stat().st_mode) == 0o644
     marker = json.loads((out / ".pixmap-site").read_text())
     assert marker["format"] == "pixmap-site-files"
-    assert {"index.html", "data/manifest.json", "data/metadata.json"} <= set(marker["files"])
+    assert {"index.html", "data/manifest.json", "data/metadata/0.json"} <= set(marker["files"])
     assert {"config.json", "features.npy", "layout_umap.npy", "layout_grid.npy"} <= \
         set(json.loads((art / ".pixmap-artifacts").read_text())["files"])
     # the user's files: a git repository, a CNAME, photos kept in the published folder

@@ -11,6 +11,7 @@ import pixmap
 from pixmap.pipeline import BuildError
 
 from .conftest import DEMO, XSS
+from pixmap.site import image_file, read_metadata, shard_of
 
 
 def test_demo_build_writes_a_complete_site(built_site_result):
@@ -22,12 +23,15 @@ def test_demo_build_writes_a_complete_site(built_site_result):
     assert (site / "index.html").exists() and (site / ".pixmap-site").exists()
 
     # every path in the manifest is relative and exists
-    paths = [man["metadata"], man["atlas"]["cells"], man["clusters"]["file"], *man["atlas"]["pages"],
+    assert man["version"] == 3 and "tiles" not in man["atlas"]   # 267 images: level 0 holds them at 64 px
+    assert man["atlas"]["cell_size"] == 64 and man["thumbs"]["size"] == 256
+    paths = [man["metadata"]["dir"] + "/0.json", man["ids"]["dir"] + "/0.json", man["atlas"]["cells"],
+             man["clusters"]["file"], *man["atlas"]["pages"], *man["metadata"]["columns"].values(),
              *[lay["file"] for lay in man["layouts"]]]
     for p in paths:
         assert not p.startswith(("/", "http:", "https:")) and (site / p).exists(), p
 
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     ids = meta["ids"]
     assert len(ids) == len(set(ids)) == 267
     fields = meta["fields"]
@@ -55,11 +59,13 @@ def test_demo_build_writes_a_complete_site(built_site_result):
     # per image: a thumbnail and a lightbox image in a browser format, never upscaled
     from PIL import Image
     for i in (0, 100, 266):
-        with Image.open(site / man["thumbs"]["dir"] / f"{ids[i]}.{man['thumbs']['ext']}") as im:
+        with Image.open(site / image_file(man["thumbs"], ids[i])) as im:
             assert im.format == "WEBP" and max(im.size) == 256
-        with Image.open(site / man["lightbox"]["dir"] / f"{ids[i]}.{man['lightbox']['ext']}") as im:
+        with Image.open(site / image_file(man["lightbox"], ids[i])) as im:
             assert max(im.size) == 640  # source is 640 px: not upscaled to 1024
-    assert not list((site / "data").rglob("*.json"))[3:]  # manifest, metadata, nothing per image
+    # manifest, one metadata chunk and one id chunk: nothing per image
+    assert sorted(p.relative_to(site).as_posix() for p in (site / "data").rglob("*.json")) == [
+        "data/ids/0.json", "data/manifest.json", "data/metadata/0.json"]
 
 
 def test_artifacts(built_site_result):
@@ -81,7 +87,7 @@ def test_layout_groups_similar_paintings(built_site_result):
 
     (CNN features themselves reach only ~1.8x chance on periods; the layout must keep most of that.)"""
     site = built_site_result.out_dir
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     cat = np.array([r[meta["fields"].index("category")] for r in meta["rows"]])
     pos = np.load(built_site_result.artifacts_dir / "layout_umap.npy")
     d = ((pos[:, None] - pos[None]) ** 2).sum(-1)
@@ -141,7 +147,7 @@ def test_bad_inputs_are_reported_and_skipped_and_the_rest_is_built(tmp_path, bui
                        cache_dir=built_site_result.out_dir.parent / "cache", progress=False)
 
     site = res.out_dir
-    md = json.loads((site / "data" / "metadata.json").read_text())
+    md = read_metadata(site)
     mapped = [r[0] for r in md["rows"]]
     assert sorted(mapped) == sorted(info["good"])                  # exactly the good ones
     assert len(set(md["ids"])) == len(md["ids"])                   # a/same.jpg and b/same.jpg both kept
@@ -190,18 +196,73 @@ def test_deep_zoom_writes_tiles_of_local_images_and_lists_them(tmp_path, built_s
                        cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap", deep_zoom=True)
     site = res.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["version"] == 2
+    assert man["version"] == 3
     entries = json.loads((site / man["deep_zoom"]["file"]).read_text())
-    meta = json.loads((site / "data" / "metadata.json").read_text())
+    meta = read_metadata(site)
     ids = meta["ids"]
-    assert entries == [f"data/tiles/{i}/info.json" for i in ids]
+    assert entries == [f"data/tiles/{shard_of(i)}/{i}/info.json" for i in ids]
     marker = json.loads((site / ".pixmap-site").read_text())["files"]
     for i, row in zip(ids, meta["rows"]):
-        info = json.loads((site / "data" / "tiles" / i / "info.json").read_text())
+        info = json.loads((site / "data" / "tiles" / shard_of(i) / i / "info.json").read_text())
         assert info["profile"] == "level0" and (info["width"], info["height"]) == (row[1], row[2])  # full size
-        tiles = [p for p in (site / "data" / "tiles" / i).rglob("default.jpg")]
+        tiles = [p for p in (site / "data" / "tiles" / shard_of(i) / i).rglob("default.jpg")]
         assert tiles and all(p.relative_to(site).as_posix() in marker for p in tiles)
     plain = pixmap.build(images=DEMO / "images", max_images=3, out_dir=tmp_path / "plain", progress=False,
                          cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap")
     assert "deep_zoom" not in json.loads((plain.out_dir / "data" / "manifest.json").read_text())
     assert not (plain.out_dir / "data" / "tiles").exists()
+
+
+def test_a_multi_level_site_tiles_by_position_and_shards_per_image_files(tmp_path, built_site_result):
+    """Version 3 at a scale the test can afford: level-0 cells of 8 px force level-1 tiles (64 px cells
+    here 256 px, so 60 paintings fill several tiles); each image is in exactly one tile, at its cell, and
+    the images of a tile are neighbours on the UMAP map. No per-image thumbnails (thumb_size=0)."""
+    res = pixmap.build(images=DEMO / "images", max_images=60, out_dir=tmp_path / "m", progress=False,
+                       cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap",
+                       level0_cell=8, cell_size=256, thumb_size=0)
+    site = res.out_dir
+    man = json.loads((site / "data" / "manifest.json").read_text())
+    at = man["atlas"]
+    assert at["cell_size"] == 8 and man["thumbs"]["size"] == 0 and not (site / "data" / "thumbs").exists()
+    tiles = at["tiles"]
+    assert tiles["cell_size"] == 256 and tiles["size"] == 1024 and tiles["layout"] == "umap"
+    tile_of = np.fromfile(site / tiles["of"], "<u4")
+    cells = np.fromfile(site / tiles["cells"], "<u2").reshape(-1, 4)
+    assert len(tile_of) == 60 and tiles["count"] == tile_of.max() + 1 >= 4
+    for t in range(tiles["count"]):
+        assert (site / tiles["dir"] / str(t // tiles["shard"]) / f"{t}.webp").is_file()
+    level0 = np.fromfile(site / at["cells"], "<u2").reshape(-1, 5)
+    assert (level0[:, 4] <= 8).all() and (cells[:, 3] <= 256).all() and (cells[:, 3] > 8).any()
+    # a tile's images are close on the map: their spread is well below the whole map's
+    pos = np.fromfile(site / man["layouts"][0]["file"], "<f4").reshape(-1, 2)
+    spread = np.mean([pos[tile_of == t].std(axis=0).mean() for t in range(tiles["count"])])
+    assert spread < 0.6 * pos.std(axis=0).mean()
+    # the pixels of the tile cell are the image's: compare with its lightbox image
+    from PIL import Image
+
+    meta = read_metadata(site)
+    i = 17
+    x, y, w, h = (int(v) for v in cells[i])
+    t = int(tile_of[i])
+    with Image.open(site / tiles["dir"] / str(t // 1000) / f"{t}.webp") as im:
+        cell = np.asarray(im.convert("RGB").crop((x, y, x + w, y + h)).resize((16, 16)), dtype=float)
+    with Image.open(site / image_file(man["lightbox"], meta["ids"][i])) as im:
+        ref = np.asarray(im.convert("RGB").resize((16, 16)), dtype=float)
+    assert np.abs(cell - ref).mean() < 12
+    assert (site / "data" / "lightbox" / shard_of(meta["ids"][i]) / f"{meta['ids'][i]}.webp").is_file()
+    # no folder of the site holds more than a few files per image (sharded), no stray pack file anywhere
+    assert not list(site.rglob("*.pack")) and not list(res.artifacts_dir.rglob("*.pack"))
+    assert np.load(res.artifacts_dir / "features.npy").shape == (60, 1280)
+
+
+def test_sample_is_a_seeded_random_subset_in_path_order(tmp_path, built_site_result):
+    kw = dict(images=DEMO / "images", progress=False, cache_dir=built_site_result.out_dir.parent / "cache",
+              layouts="umap", sample=25)
+    a = pixmap.build(out_dir=tmp_path / "a", **kw)
+    b = pixmap.build(out_dir=tmp_path / "b", **kw)
+    c = pixmap.build(out_dir=tmp_path / "c", seed=1, **kw)
+    ids = lambda r: read_metadata(r.out_dir)["ids"]  # noqa: E731
+    all_ids = [i.removeprefix("images--") for i in read_metadata(built_site_result.out_dir)["ids"]]
+    assert a.n_images == 25 and ids(a) == ids(b) and ids(a) != ids(c)
+    assert ids(a) == sorted(ids(a), key=all_ids.index)          # in the build's order
+    assert ids(a) != all_ids[:25]                               # not the first 25

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import StaticServer, new_page  # the browser and page fixtures come from conftest
+from pixmap.site import image_file, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_IMAGES = sorted((REPO / "datasets" / "aic-paintings" / "images").glob("*.jpg"))
@@ -26,7 +27,7 @@ class Site:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.manifest = json.loads((self.folder / "data" / "manifest.json").read_text(encoding="utf-8"))
-        self.metadata = json.loads((self.folder / self.manifest["metadata"]).read_text(encoding="utf-8"))
+        self.metadata = read_metadata(self.folder)   # one metadata.json (versions 1-2) or chunks (3)
         self.server = StaticServer(self.folder)
         self.url = self.server.url
 
@@ -326,7 +327,7 @@ def test_click_opens_lightbox_with_all_metadata(page, map_site):
     for field, value, text in zip(fields, row, shown):
         assert text == js_text(value), field
     lb = map_site.manifest["lightbox"]
-    url = f"{lb['dir']}/{image_id}.{lb['ext']}"
+    url = image_file(lb, image_id)   # sharded by id in version 3
     assert page.get_attribute("#lightbox figure img", "src") == url
     page.wait_for_function("document.querySelector('#lightbox figure img').naturalWidth > 0")
     assert page.get_attribute("#lightbox a.download", "href") == url
@@ -573,7 +574,7 @@ def test_zoom_loads_thumbnails_then_the_large_image(page, map_site):
     page.wait_for_function("pixmap.stats().thumbsLoaded >= 3", timeout=10_000)
     thumbs_dir = map_site.manifest["thumbs"]["dir"]
     thumb_requests = [u for u in page.rec.requests if f"/{thumbs_dir}/" in u]
-    assert any(u.endswith(f"/{image_id}.{map_site.manifest['thumbs']['ext']}") for u in thumb_requests)
+    assert any(u.endswith("/" + image_file(map_site.manifest["thumbs"], image_id)) for u in thumb_requests)
     assert len(thumb_requests) <= page.evaluate("pixmap.stats().thumbsRequested")
     stats = page.evaluate("pixmap.stats()")
     assert stats["drawCalls"] >= 2, "thumbnails are drawn over the atlas cells"
@@ -587,7 +588,7 @@ def test_zoom_loads_thumbnails_then_the_large_image(page, map_site):
         settle(page, 100)
     page.wait_for_function("pixmap.stats().bigLoaded >= 1", timeout=10_000)
     lb = map_site.manifest["lightbox"]
-    assert any(u.endswith(f"/{lb['dir']}/{image_id}.{lb['ext']}") for u in page.rec.requests)
+    assert any(u.endswith("/" + image_file(lb, image_id)) for u in page.rec.requests)
     assert page.evaluate("pixmap.stats().bigImage") == map_site.metadata["ids"].index(image_id)
     assert page.evaluate("(id) => pixmap.screenPosition(id).size", image_id) > 0.5 * min(box["w"], box["h"])
     assert_clean(page, map_site)

@@ -195,12 +195,16 @@ class _Publisher:
         self.site_dir, self.base, self.ids, self.images = site_dir, base, ids, images
         self.lightbox, self.thumbs = lightbox, thumbs
 
-    def site_file_url(self, folder: str, image_id: str, ext: str) -> str:
-        return self.base + _url_path(folder) + "/" + url_segment(f"{image_id}.{ext}")
+    def site_file_url(self, entry: dict, image_id: str) -> str:
+        """The URL of an image's file in a per-image folder (manifest thumbs/lightbox; sharded or flat)."""
+        from ..site import image_file
+
+        return self.base + _url_path(image_file(entry, image_id))
 
     def thumbnail(self, i: int) -> dict:
-        ext = str(self.thumbs["ext"])
-        return {"id": self.site_file_url(self.thumbs["dir"], self.ids[i], ext), "type": "Image",
+        entry = self.thumbs if int(self.thumbs.get("size") or 0) else self.lightbox   # size 0: no thumbnails
+        ext = str(entry["ext"])
+        return {"id": self.site_file_url(entry, self.ids[i]), "type": "Image",
                 "format": FORMATS.get(ext.lower(), "image/webp")}
 
     def canvas(self, i: int) -> dict:
@@ -224,7 +228,7 @@ class _Publisher:
         else:  # local: the site's own lightbox image
             width, height = self.lightbox_size(i)
             ext = str(self.lightbox["ext"])
-            body = {"id": self.site_file_url(self.lightbox["dir"], image_id, ext), "type": "Image",
+            body = {"id": self.site_file_url(self.lightbox, image_id), "type": "Image",
                     "format": FORMATS.get(ext.lower(), "image/webp"), "width": width, "height": height}
             tiles = im.get("tiles")
             if tiles and self.tiles_published(tiles):
@@ -275,7 +279,9 @@ class _Publisher:
     def lightbox_size(self, i: int) -> tuple[int, int]:
         """The size of image i's lightbox image: read from the file when it is there, else the original size
         fitted into lightbox["size"] (never upscaled), as pixmap.images.fit makes it."""
-        path = self.site_dir / str(self.lightbox["dir"]) / f"{self.ids[i]}.{self.lightbox['ext']}"
+        from ..site import image_file
+
+        path = self.site_dir / image_file(self.lightbox, self.ids[i])
         if path.is_file():
             from PIL import Image
             try:

@@ -21,7 +21,7 @@ import numpy as np
 from .base import Layout, normalise
 
 __all__ = ["LAYOUTS", "LayoutSpec", "Layout", "normalise", "compute_layouts", "labels_to_ints",
-           "missing_inputs"]
+           "missing_inputs", "AUTO_LAYOUTS", "AUTO_LIMITS", "auto_layouts", "auto_left_out"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,54 @@ LAYOUTS: dict[str, LayoutSpec] = {s.name: s for s in (
     LayoutSpec("alphabetic", "Alphabetic", ("<sort_by>",), function="sorted:sorted_layout"),
     LayoutSpec("custom", "Custom", ("x", "y"), function="sorted:custom_layout"),
 )}
+
+
+# What `--layouts auto` asks for (each made when the metadata allows it), in this order.
+AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",
+                "custom")
+
+# Layouts "auto" leaves out from this many images on, and why. The rule: a layout "auto" adds may cost
+# at most ~5 minutes on 2 cores at that size (the grid and metadata layouts take under 40 s at 1M).
+# Figures measured with bench/bench_scale_build.py: see auto_layouts.
+AUTO_LIMITS: dict[str, tuple[int, str]] = {
+    "umap-3d": (250_000, "a second UMAP optimisation, as long as the 2D map's, and UMAP's seeded optimiser "
+                         "runs on one core: 127 s at 100,000 images, ~45 min at 1,000,000"),
+    "umap-spread": (500_000, "pushing a million thumbnails apart takes 14 min (39 s at 100,000 images; "
+                             "~5 min at 500,000)"),
+}
+
+
+def auto_layouts(n: int) -> tuple[str, ...]:
+    """The layouts `--layouts auto` builds for n images: AUTO_LAYOUTS, less those AUTO_LIMITS leaves out
+    at this size (`auto_left_out(n)` says why). A layout named in --layouts is made at any size.
+
+    Measured on 2 shared cores (bench/bench_scale_build.py: flowers5 features by the default model,
+    repeated with jitter to n rows; the build's default options; seconds, then the process's peak RSS
+    during the stage, all stages in one process that also holds the metadata columns):
+
+        stage          100,000 images      1,000,000 images
+        pca             19 s    0.9 GB      31 s    1.1 GB   (features.npy read as a memmap, 5.1 GB at 1M)
+        knn            116 s    0.8 GB     171 s    2.7 GB   (pynndescent; 3.2 GB before knn stopped copying
+                                                              its input; 556 s on a busier machine)
+        umap           126 s    1.0 GB    2671 s    2.3 GB   (one core: the seeded optimiser)
+        umap-3d        127 s    0.8 GB   ~2700 s             (stopped after 90 s; as long as umap)
+        grid           1.8 s    0.7 GB      39 s    1.2 GB
+        umap-spread     39 s    0.7 GB     820 s    2.4 GB
+        categorical    1.4 s    0.7 GB      28 s    1.1 GB
+        date           2.8 s    0.7 GB      17 s    1.2 GB
+        geographic     1.3 s    0.7 GB     6.4 s    1.2 GB
+        alphabetic     3.7 s    0.8 GB      30 s    2.2 GB
+        hotspots       6.8 s    0.8 GB     249 s    2.5 GB
+        whole process           1.0 GB              2.7 GB   (VmHWM; 0.47 GB of it imports and metadata)
+
+    The 2 cores were shared with other jobs (load 3.5 to 7), so the seconds are upper bounds.
+    """
+    return tuple(name for name in AUTO_LAYOUTS if n < AUTO_LIMITS.get(name, (n + 1, ""))[0])
+
+
+def auto_left_out(n: int) -> dict[str, str]:
+    """Layout name -> why `--layouts auto` does not make it for n images ({} for small collections)."""
+    return {name: why for name, (limit, why) in AUTO_LIMITS.items() if n >= limit}
 
 
 def labels_to_ints(values) -> np.ndarray:
@@ -108,7 +156,7 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
                     min_dist: float = 0.1, metric: str = "cosine",
                     variants: tuple = ((5, 15, 50), (0.01, 0.1, 0.5)),
                     skipped: dict | None = None, group_by: str = "category", sort_by: str = "title",
-                    on_done=None) -> list[Layout]:
+                    on_done=None, neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> list[Layout]:
     """Build the named layouts (in order). Inputs as in the module docstring; `umap` is the 2D UMAP
     Layout if already made (else it is made from `features` when needed). Layouts whose inputs are
     missing are left out; their reasons go into `skipped` (name -> text) when a dict is given.
@@ -116,6 +164,8 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
     "umap-variants" adds the aligned UMAP for every pair of `variants` (n_neighbors list, min_dist list)
     but the main one's, all in group "umap". `group_by` / `sort_by` name the columns of the categorical
     and alphabetic layouts. `on_done(name, seconds)` is called after each layout is made.
+    `neighbors`: (indices, distances) from umap.knn(features, k, metric) with k at least the largest
+    n_neighbors used, when already computed (else they are searched once, when first needed).
     """
     import time
 
@@ -124,7 +174,7 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
 
     columns = columns or {}
     out: list[Layout] = []
-    nb = None
+    nb = neighbors
 
     def neighbours():
         nonlocal nb

@@ -9,6 +9,14 @@ The numba cost of umap-learn, and what this module does about it:
 - `enable_numba_cache()` (called automatically; PIXMAP_NUMBA_CACHE=0 turns it off) switches numba's
   on-disk cache on for umap-learn's and pynndescent's jitted functions, so a second process loads
   the compiled code instead of compiling again.
+
+At a million images (bench/bench_scale_build.py measures it):
+- `reduce_pca` takes the features as a read-only memmap, fits on a seeded sample of PCA_SAMPLE rows and
+  projects every row in chunks, letting go of the file's pages as it goes (`release_pages`).
+- `knn` (pynndescent there) and `umap_layout` copy the reduced features only where they hold NaN or
+  inf; UMAP runs from the precomputed kNN graph, never building a second index, and starts from PCA
+  coordinates above SPECTRAL_INIT_MAX points (its spectral init needs n * sqrt(n) floats).
+- `import_umap` keeps TensorFlow out of a process that has not loaded it (~650 MB).
 """
 from __future__ import annotations
 
@@ -26,11 +34,45 @@ from .base import Layout
 # the cache and ~110k without.
 EXACT_KNN_MAX = 75_000
 
+# Above this many points UMAP starts from PCA coordinates instead of its spectral embedding. umap-learn's
+# spectral init (scipy's eigsh) keeps sqrt(n) Lanczos vectors of n floats: 0.25 GB at 100k points, 2.8 GB
+# at 500k, 8 GB at 1M (measured: 8.5 GB and rising after 10 min, when it was stopped). Measured on 100k
+# rows of real features (bench/bench_scale_build.py data, 200 epochs, 2 cores): spectral init 17 s before
+# the optimiser, map quality 0.264 of each point's 9 neighbours kept, 0.759 10-NN same class; PCA init
+# ~0 s, 0.266 and 0.763. So the same quality, none of the memory; below the limit nothing changes.
+SPECTRAL_INIT_MAX = 100_000
+
 _EXACT_METRICS = ("cosine", "euclidean")
 _warm_lock = threading.Lock()
 _warmed: set = set()
 _cache_lock = threading.Lock()
 _cache_done = False
+
+
+def import_umap():
+    """umap-learn, imported without TensorFlow when TensorFlow is not loaded already.
+
+    `import umap` imports umap.parametric_umap, which imports TensorFlow (~650 MB of memory, seconds)
+    for ParametricUMAP, which pixmap does not use. When TensorFlow is not in this process yet (a build
+    whose features all came from the cache, a layout benchmark), that submodule is held back during the
+    import: umap-learn then offers a placeholder ParametricUMAP (it handles a missing TensorFlow that
+    way), and `from umap.parametric_umap import ParametricUMAP` still works later.
+    """
+    import sys
+
+    if "umap" in sys.modules:
+        return sys.modules["umap"]
+    hold = "tensorflow" not in sys.modules and "umap.parametric_umap" not in sys.modules
+    if hold:
+        sys.modules["umap.parametric_umap"] = None   # makes its import raise ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImportWarning)
+            import umap
+    finally:
+        if hold and "umap.parametric_umap" in sys.modules and sys.modules["umap.parametric_umap"] is None:
+            del sys.modules["umap.parametric_umap"]
+    return umap
 
 
 def enable_numba_cache() -> int:
@@ -59,6 +101,7 @@ def enable_numba_cache() -> int:
             from numba.core.registry import CPUDispatcher
 
             modules = []
+            import_umap()
             for pkg in ("umap", "pynndescent"):
                 root = importlib.import_module(pkg)
                 for info in pkgutil.iter_modules(root.__path__):
@@ -84,30 +127,117 @@ def enable_numba_cache() -> int:
         return count
 
 
-def reduce_pca(features: np.ndarray, n_components: int = 50, seed: int = 0) -> np.ndarray:
-    """Project features onto their first principal components (float32, not whitened).
+# reduce_pca: at most this many rows fit the PCA (a seeded random sample of them above it); every row is
+# then projected in chunks of PCA_CHUNK rows. Up to PCA_SAMPLE rows the result is exactly that of a PCA
+# fitted on all rows. 50,000 rows of 1280 floats are 256 MB. Measured on 1M rows of real features
+# (bench/bench_scale_build.py): 100 components fitted on the sample keep 0.7995 of the variance of all
+# rows, the best 100 (a fit on every row) 0.8004; 31 s and 1.1 GB peak for the whole process.
+PCA_SAMPLE = 50_000
+PCA_CHUNK = 16_384
 
-    Keeps min(n, d, n_components) components; uses a randomized SVD for large inputs.
+
+def _mapping_of(a):
+    """The mmap.mmap behind a numpy memmap (or a view of one) opened read-only or shared, else None."""
+    seen = 0
+    while a is not None and seen < 32:
+        mm = getattr(a, "_mmap", None)
+        if mm is not None:
+            # "c" (copy-on-write) maps privately: dropping its pages would drop the caller's changes
+            return mm if getattr(a, "mode", "c") in ("r", "r+", "w+", "readonly", "readwrite", "write") else None
+        a = getattr(a, "base", None)
+        seen += 1
+    return None
+
+
+def release_pages(a) -> None:
+    """Let go of the pages of a file-backed memmap that this process has read (madvise DONTNEED).
+
+    Reading a memmap keeps every page read resident in this process (counted in its RSS) until the
+    kernel needs the memory; streaming a 5 GB feature file would show as 5 GB of RSS. The data stays in
+    the file and the page cache, so later reads are as fast. A no-op for in-memory arrays.
     """
-    x = np.nan_to_num(np.asarray(features, dtype=np.float32), copy=False)
-    if x.ndim != 2:
-        raise ValueError(f"features must be 2-D, got shape {x.shape}")
-    n, d = x.shape
+    import mmap
+
+    mm = _mapping_of(a)
+    if mm is None or not hasattr(mm, "madvise") or getattr(mm, "closed", False):
+        return
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (OSError, ValueError):  # an optimisation only
+        pass
+
+
+def _finite(chunk: np.ndarray) -> np.ndarray:
+    """float32 rows with NaN/inf replaced as np.nan_to_num does; copies only when something is replaced
+    (or the dtype differs)."""
+    c = np.asarray(chunk, dtype=np.float32)
+    if not np.isfinite(c).all():
+        c = np.nan_to_num(np.array(c, dtype=np.float32), copy=False)
+    return c
+
+
+def _pca_solver(n: int, d: int, k: int) -> str:
+    # "full" for small inputs; randomized SVD when we keep a small part of a large matrix; otherwise
+    # sklearn's own choice (covariance eigh when n >> d).
+    if max(n, d) <= 1000:
+        return "full"
+    if k < 0.8 * min(n, d) and n * d > 5_000_000:
+        return "randomized"
+    return "auto"
+
+
+def reduce_pca(features: np.ndarray, n_components: int = 50, seed: int = 0, *, sample: int = PCA_SAMPLE,
+               chunk: int = PCA_CHUNK) -> np.ndarray:
+    """Project features onto their first principal components (float32 (n, k), not whitened).
+
+    Keeps k = min(n, d, n_components) components; uses a randomized SVD for large inputs. `features`
+    may be a read-only memmap (e.g. the build's features.npy): it is never modified or loaded whole.
+    Up to `sample` rows: the PCA is fitted on all rows (exactly as before there was a sampled path).
+    Above: fitted on a seeded random sample of `sample` rows, then every row is projected in chunks of
+    `chunk` rows, so the extra memory is the sample plus the (n, k) result (1M x 100: 400 MB).
+    Deterministic for a given input and seed.
+    """
+    if not isinstance(features, np.ndarray):
+        features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2:
+        raise ValueError(f"features must be 2-D, got shape {features.shape}")
+    n, d = features.shape
     k = max(0, min(n, d, int(n_components)))
     if n <= 1 or k == 0:
         return np.zeros((n, k), dtype=np.float32)
     from sklearn.decomposition import PCA
 
-    # "full" for small inputs; randomized SVD when we keep a small part of a large matrix; otherwise
-    # sklearn's own choice (covariance eigh when n >> d).
-    if max(n, d) <= 1000:
-        solver = "full"
-    elif k < 0.8 * min(n, d) and n * d > 5_000_000:
-        solver = "randomized"
-    else:
-        solver = "auto"
-    pca = PCA(n_components=k, whiten=False, svd_solver=solver, random_state=seed)
-    return np.ascontiguousarray(pca.fit_transform(x), dtype=np.float32)
+    sample = max(2, int(sample))
+    if n <= sample:
+        x = np.asarray(features, dtype=np.float32)
+        if x is features or not x.flags.writeable or _mapping_of(x) is not None:
+            x = np.array(x, dtype=np.float32)  # never write into the caller's array or file
+        release_pages(features)
+        x = np.nan_to_num(x, copy=False)
+        pca = PCA(n_components=k, whiten=False, svd_solver=_pca_solver(n, d, k), random_state=seed)
+        return np.ascontiguousarray(pca.fit_transform(x), dtype=np.float32)
+
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+    fit_rows = np.empty((sample, d), dtype=np.float32)
+    step = max(1, int(chunk))
+    # in small pieces: each scattered row a memmap reads maps ~64 KB around it (the kernel's fault-around)
+    piece = max(1, min(step, 2048))
+    for a in range(0, sample, piece):
+        fit_rows[a:a + piece] = _finite(features[rows[a:a + piece]])
+        release_pages(features)
+    k = min(k, sample)
+    pca = PCA(n_components=k, whiten=False, svd_solver=_pca_solver(sample, d, k), random_state=seed)
+    pca.fit(fit_rows)
+    del fit_rows
+    components = np.ascontiguousarray(pca.components_.T, dtype=np.float32)   # (d, k)
+    shift = (np.asarray(pca.mean_, dtype=np.float32) @ components)[None, :]
+    out = np.empty((n, k), dtype=np.float32)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        np.matmul(_finite(features[a:b]), components, out=out[a:b])
+        out[a:b] -= shift
+        release_pages(features)
+    return out
 
 
 def _self_first(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +306,7 @@ def knn(x: np.ndarray, n_neighbors: int, metric: str = "cosine",
     Exact (brute force, no numba) for cosine/euclidean up to EXACT_KNN_MAX points and for any sklearn
     metric on small n; pynndescent (approximate, ~20 s compile per process) beyond.
     """
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    x = _finite(x)   # no copy of finite float32 input (1M x 100: 400 MB saved); nothing here writes to it
     n = x.shape[0]
     k = int(min(max(1, n_neighbors), n))
     if n == 0:
@@ -196,13 +326,16 @@ def knn(x: np.ndarray, n_neighbors: int, metric: str = "cosine",
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=NumbaWarning)
+        # for cosine, NNDescent works on a unit-normalised copy of its own (the one copy of x made here);
+        # other metrics get a copy, so that nothing it does can reach the caller's array
         index = NNDescent(
-            x, metric=metric, n_neighbors=k, random_state=seed,
+            x if metric == "cosine" else np.array(x), metric=metric, n_neighbors=k, random_state=seed,
             n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))),
             n_iters=max(5, int(round(np.log2(n)))),
             max_candidates=60, low_memory=True, verbose=False,
         )
         idx, dist = index.neighbor_graph
+        del index   # its search structures (forest leaves, normalised data) go now, before the copies below
     return _self_first(np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float32))
 
 
@@ -236,7 +369,7 @@ def _layout_meta(dims: int, labels_given: bool, name: str | None):
 def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
                 dims: int = 2, seed: int = 0, labels=None, name: str | None = None, *,
                 neighbors: tuple[np.ndarray, np.ndarray] | None = None,
-                n_epochs: int | None = None, init="spectral", target_weight: float = 0.5,
+                n_epochs: int | None = None, init=None, target_weight: float = 0.5,
                 negative_sample_rate: int = 10) -> Layout:
     """UMAP of x (n, d) into `dims` dimensions, seeded: same input + seed -> identical positions.
 
@@ -244,10 +377,13 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     neighbors: optional (indices, distances) from knn(x, >= n_neighbors, metric), to reuse across calls.
     Inputs too small for UMAP (n < 8, or n < dims + 3) get PCA coordinates; n <= n_neighbors uses
     n_neighbors = n - 1. Name defaults to "umap", "umap-3d" or "umap-supervised".
+    init: None (default) is "spectral" up to SPECTRAL_INIT_MAX rows and "pca" above (see there); or any
+    init umap-learn takes ("spectral", "pca", "random", an (n, dims) array).
+    n_epochs: None is umap-learn's default (500 up to 10,000 rows, 200 above).
     Note: random_state makes umap-learn run single-threaded; that is the price of reproducibility.
     seed=None: not reproducible, but umap-learn runs its optimiser on all cores.
     """
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    x = _finite(x)   # (copies only where something is not finite)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D, got shape {x.shape}")
     n = x.shape[0]
@@ -275,8 +411,10 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     idx = np.ascontiguousarray(neighbors[0][:, :kk])
     dist = np.ascontiguousarray(neighbors[1][:, :kk], dtype=np.float32)
 
+    if init is None:
+        init = "spectral" if n <= SPECTRAL_INIT_MAX else "pca"
     enable_numba_cache()
-    from umap import UMAP
+    UMAP = import_umap().UMAP
     from numba.core.errors import NumbaWarning
 
     with warnings.catch_warnings():
@@ -360,7 +498,7 @@ def umap_variants(x: np.ndarray, n_neighbors_list=(5, 15, 50), min_dist_list=(0.
     points as little as the parameters allow. Layouts: name "umap-n{k}-d{min_dist}", group "umap",
     params {"n_neighbors", "min_dist"}; in the order of the lists (n_neighbors outer).
     """
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    x = _finite(x)   # (copies only where something is not finite)
     combos = [(int(k), float(d)) for k in n_neighbors_list for d in min_dist_list]
     if not combos:
         return []
@@ -382,7 +520,7 @@ def umap_variants(x: np.ndarray, n_neighbors_list=(5, 15, 50), min_dist_list=(0.
     for k, d in combos:
         if (k, d) in results:
             continue
-        init = "spectral"
+        init = None
         if init_from_reference and usable_init:
             init = ref_pos.astype(np.float32)
         pos = umap_layout(x, k, d, metric, dims, seed, neighbors=neighbors, init=init).positions

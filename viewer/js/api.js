@@ -1,12 +1,18 @@
 // window.pixmap: a small JavaScript API for embedding pages, tests and benchmarks.
 //
-//   await pixmap.ready                 first frame drawn
+//   await pixmap.ready                 first frame drawn (a small version-3 site: its ids, metadata
+//                                      and hotspots loaded too, so everything below answers at once)
 //   pixmap.state()                     {layout, camera, open, selection, ...}
 //   pixmap.open(id) / pixmap.close()   lightbox
 //   await pixmap.flyTo(id)             animated; resolves when the camera arrives
 //   await pixmap.setLayout(name)       animated; resolves when the transition lands
 //   pixmap.layouts(), pixmap.ids()     names in manifest order, image ids in data order
-//   pixmap.stats()                     counts (thumbnails loaded, draw calls, frame time, ...)
+//   pixmap.stats()                     counts (thumbnails and tiles loaded, GPU bytes, frame time, ...)
+//
+// A large version-3 site loads its ids in chunks, when needed. There ids() and pick() return a promise
+// while the ids they need are not loaded, open(id) and flyTo(id) look the id up first, and
+// screenPosition(id) needs the id found first (`await pixmap.index(id)`); `await` works on every site.
+// state().selection names only ids already loaded (null for the others).
 
 export function installApi(app) {
   const need = () => {
@@ -14,23 +20,49 @@ export function installApi(app) {
       throw new Error("pixmap is not ready yet: await pixmap.ready first");
     }
   };
+  /** The index of an id known now; throws when there is none (or, version 3, it is not loaded yet). */
   const index = (id) => {
     need();
     const i = app.indexOfId(id);
+    if (i >= 0) return i;
+    if (app.meta.complete()) throw new Error(`no image with id ${JSON.stringify(id)}`);
+    throw new Error(`image ${JSON.stringify(id)} is not loaded yet: await pixmap.index(id) first`);
+  };
+  /** The index of an id, looked up in the id chunks when needed; rejects when there is none. */
+  const find = async (id) => {
+    need();
+    const i = await app.meta.indexOf(id);
     if (i < 0) throw new Error(`no image with id ${JSON.stringify(id)}`);
     return i;
   };
-  const ready = app.ready.then(() => undefined);
+  const known = (id) => {
+    need();
+    return app.indexOfId(id) >= 0 || app.meta.complete();
+  };
+  const pickIndex = (x, y) => {
+    need();
+    const r = app.canvas.getBoundingClientRect();
+    return app.pickAt(x - r.left, y - r.top);
+  };
+  const ready = app.ready.then(() => app.preloaded).then(() => undefined);
   ready.catch(() => {}); // a failed start is shown on the page; awaiting `ready` still rejects
   window.pixmap = Object.freeze({
     ready,
     state: () => { need(); return app.state(); },
-    open: (id) => { app.openIndex(index(id)); },
+    open: (id) => {
+      if (known(id)) app.openIndex(index(id));
+      else return find(id).then((i) => { app.openIndex(i); });
+    },
     close: () => { need(); app.lightbox.close(); },
-    flyTo: (id, {duration = 800} = {}) => app.flyToIndex(index(id), duration),
+    flyTo: (id, {duration = 800} = {}) =>
+      (known(id) ? app.flyToIndex(index(id), duration) : find(id).then((i) => app.flyToIndex(i, duration))),
     setLayout: (name, options) => app.setLayout(name, options),
     layouts: () => { need(); return app.site.layouts.map((l) => l.name); },
-    ids: () => { need(); return app.site.ids.slice(); },
+    ids: () => { need(); return app.meta.idsSync() || app.meta.allIds(); },
+    /** The index of an id (a promise; version 3: searches the id chunks). */
+    index: (id) => find(id),
+    /** The id of image i (a promise). */
+    id: (i) => { need(); return app.meta.id(i); },
     stats: () => { need(); return app.stats(); },
     /** Select a hotspot (by its id) and fly to it. */
     selectHotspot: (id, options) => app.selectHotspot(id, options),
@@ -39,17 +71,21 @@ export function installApi(app) {
     setCamera: (camera, options) => { need(); return app.setCamera(camera, options); },
     /** Where an image is drawn now, in page CSS pixels: {x, y, size, visible} (null when hidden). */
     screenPosition: (id) => app.screenPosition(index(id)),
-    /** The id of the image under page point (x, y), or null. */
+    /** The id of the image under page point (x, y), or null (a promise while that id is loading). */
     pick: (x, y) => {
-      need();
-      const r = app.canvas.getBoundingClientRect();
-      const i = app.pickAt(x - r.left, y - r.top);
-      return i >= 0 ? app.site.ids[i] : null;
+      const i = pickIndex(x, y);
+      if (i < 0) return null;
+      const id = app.meta.idSync(i);
+      return id !== null ? id : app.meta.id(i);
     },
-    /** For benchmarks: the GL context, and drawing a frame synchronously. */
+    /** For tests and benchmarks: the GL context, drawing a frame synchronously, picking by index,
+     *  where an image (by index) is drawn, and the tiles resident / in flight / wanted. */
     debug: Object.freeze({
       get gl() { return app.gl; },
       render: () => { need(); app.renderNow(); },
+      pickIndex: (x, y) => pickIndex(x, y),
+      screenPositionOf: (i) => { need(); return app.screenPosition(i); },
+      tiles: () => { need(); return app.tileStream ? app.tileStream.state() : null; },
     }),
   });
 }

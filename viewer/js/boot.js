@@ -19,6 +19,7 @@
     box.hidden = false;
   }
   window.__pixmapShowMessage = show;
+  prefetch();
   if (location.protocol === "file:") {
     var parts = decodeURIComponent(location.pathname).split("/").filter(Boolean);
     var folder = parts.length > 1 ? parts[parts.length - 2] : "<folder>";
@@ -32,5 +33,38 @@
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", render);
     else render();
+  }
+
+  // Start fetching what the first frame needs (the manifest, then the layout, atlas level 0, and on
+  // versions 1-2 the metadata and hotspots) while the viewer's modules load; js/data.js takes these
+  // responses instead of fetching again. window.__pixmapPrefetch: {files: URL -> promise of a
+  // Response, listed: a promise settled once the manifest's files are in `files`}.
+  function prefetch() {
+    if (location.protocol === "file:" || !window.fetch || !window.Map || !window.Promise) return;
+    var files = new Map();
+    var get = function (url) {
+      if (typeof url !== "string" || files.has(url)) return;
+      var p = fetch(url);
+      p.catch(function () {});
+      files.set(url, p);
+    };
+    get("data/manifest.json");
+    var listed = files.get("data/manifest.json").then(function (res) {
+      return res.ok ? res.clone().json() : null;
+    }).then(function (m) {
+      if (!m || m.format !== "pixmap-site" || !m.atlas || !Array.isArray(m.layouts)) return;
+      var wanted = /(?:^#|&)layout=([^&]*)/.exec(location.hash);
+      var name = wanted ? decodeURIComponent(wanted[1]) : m.default_layout;
+      var layout = m.layouts.filter(function (l) { return l.name === name; })[0] ||
+        m.layouts.filter(function (l) { return l.name === m.default_layout; })[0] || m.layouts[0];
+      if (layout) get(layout.file);
+      get(m.atlas.cells);
+      (m.atlas.pages || []).forEach(get);
+      if (typeof m.metadata === "string") {
+        get(m.metadata);
+        if (m.clusters) get(m.clusters.file);
+      }
+    }).catch(function () {});
+    window.__pixmapPrefetch = {files: files, listed: listed};
   }
 })();

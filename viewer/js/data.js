@@ -1,4 +1,5 @@
 // Loading the site's data files (docs/site-format.md) with byte progress and readable errors.
+import {textureBytes} from "./budget.js";
 
 export class LoadError extends Error {
   constructor(url, status, detail) {
@@ -7,6 +8,21 @@ export class LoadError extends Error {
     super(`Could not load ${abs} (${what})`);
     this.url = abs;
     this.status = status;
+  }
+}
+
+/** A response boot.js started fetching for this URL (once), or null. */
+async function takePrefetched(url) {
+  const prefetch = window.__pixmapPrefetch;
+  if (!prefetch) return null;
+  if (url !== "data/manifest.json") await prefetch.listed; // (boot.js reads the manifest too)
+  const pending = prefetch.files.get(url);
+  if (!pending) return null;
+  prefetch.files.delete(url);
+  try {
+    return await pending;
+  } catch {
+    return null; // (fetched again, so that a failure reads as it always does)
   }
 }
 
@@ -25,7 +41,7 @@ export class Loader {
   async bytes(url, {signal} = {}) {
     let res;
     try {
-      res = await fetch(url, {signal});
+      res = (!signal && (await takePrefetched(url))) || (await fetch(url, {signal}));
     } catch (err) {
       if (err.name === "AbortError") throw err;
       throw new LoadError(url, 0, err.message);
@@ -75,8 +91,18 @@ export class Loader {
     }
   }
 
-  async image(url, maxSize) {
+  /** An image as an ImageBitmap of at most maxSize px; `size`: its side when known (atlas pages are
+   *  square), so that a larger one is scaled while it decodes. */
+  async image(url, maxSize, size = 0) {
     const buf = await this.bytes(url);
+    if (maxSize && size > maxSize) {
+      try {
+        return await createImageBitmap(new Blob([buf]), {resizeWidth: maxSize, resizeHeight: maxSize,
+          resizeQuality: "high", premultiplyAlpha: "none", colorSpaceConversion: "none"});
+      } catch {
+        // (decoded below, which names the URL on failure)
+      }
+    }
     return decodeImage(buf, url, maxSize);
   }
 }
@@ -107,8 +133,34 @@ function expectLength(array, expected, url, what) {
   }
 }
 
-/** Load the manifest and everything the first frame needs (not the other layouts). */
-export async function loadSite(loader, {maxTextureSize, onPage}) {
+/** Whether a manifest is version 3's (chunked metadata and ids, atlas levels, sharded files). */
+export function isChunked(manifest) {
+  return manifest.metadata !== null && typeof manifest.metadata === "object";
+}
+
+/** Mip levels of an atlas array whose cells are cellSize px in textures of size px. */
+export function atlasLevels(cellSize, size) {
+  return Math.max(1, Math.min(Math.floor(Math.log2(cellSize || 64)) - 1, Math.floor(Math.log2(size)) + 1));
+}
+
+/** Texture size of the atlas pages: at most MAX_TEXTURE_SIZE, halved while the pages would take more
+ *  than `room` bytes of GPU memory (their cells are scaled with them; uvs are relative). */
+export function pageTextureSize(atlas, maxTextureSize, room) {
+  let size = Math.min(atlas.size, maxTextureSize);
+  const bytes = (s) => atlas.pages.length * textureBytes(s, s, atlasLevels(atlas.cell_size, s));
+  while (size > 256 && bytes(size) > room) size = Math.floor(size / 2);
+  return size;
+}
+
+/**
+ * Load the manifest and everything the first frame needs (not the other layouts). Versions 1-2: also
+ * metadata.json and the hotspots; version 3: only the default layout, level 0's cells and pages
+ * (clusters, ids, metadata and tiles come later: loadClusters, meta.js, tilestream.js).
+ * Resolves once everything but the atlas pages is in: site.pages holds one promise per page (of an
+ * ImageBitmap), so that the GPU can be set up while they decode. pageRoom(manifest): the GPU bytes
+ * the pages may take (pageTextureSize).
+ */
+export async function loadSite(loader, {maxTextureSize, pageRoom = () => Infinity}) {
   const manifest = await loader.json("data/manifest.json");
   if (manifest.format !== "pixmap-site") {
     throw new LoadError("data/manifest.json", 0, "not a pixmap site manifest");
@@ -116,35 +168,66 @@ export async function loadSite(loader, {maxTextureSize, onPage}) {
   const n = manifest.count;
   const layouts = manifest.layouts.map((entry) => ({...entry, positions: null, lineData: null, loading: null}));
   const initial = layouts.find((l) => l.name === manifest.default_layout) || layouts[0];
-  const site = {manifest, count: n, layouts, pages: []};
+  const chunked = isChunked(manifest);
+  const site = {manifest, count: n, layouts, pages: null, chunked, clusters: null, ids: null, rows: null,
+    fields: chunked ? manifest.metadata.fields || [] : null};
 
-  const pageSize = Math.min(manifest.atlas.size, maxTextureSize);
+  const pageSize = pageTextureSize(manifest.atlas, maxTextureSize, pageRoom(manifest));
+  site.pageSize = pageSize;
+  site.pages = manifest.atlas.pages.map((url) => loader.image(url, pageSize, manifest.atlas.size));
+  site.pages.forEach((p) => p.catch(() => {})); // (awaited by the caller)
   const tasks = [
-    loader.json(manifest.metadata).then((meta) => {
-      expectLength(meta.ids, n, manifest.metadata, "ids");
-      expectLength(meta.rows, n, manifest.metadata, "rows");
-      site.ids = meta.ids;
-      site.fields = meta.fields;
-      site.rows = meta.rows;
-    }),
     loader.bytes(manifest.atlas.cells).then((buf) => {
       site.cells = new Uint16Array(buf);
       expectLength(site.cells, 5 * n, manifest.atlas.cells, "atlas cells");
     }),
-    manifest.clusters && manifest.clusters.file
-      ? loader.bytes(manifest.clusters.file).then((buf) => {
-        site.clusters = new Int32Array(buf);
-        expectLength(site.clusters, n, manifest.clusters.file, "clusters");
-      })
-      : Promise.resolve().then(() => { site.clusters = new Int32Array(n).fill(-1); }),
     loadLayout(loader, initial, n),
-    ...manifest.atlas.pages.map((url, i) =>
-      loader.image(url, pageSize).then((bitmap) => onPage(i, bitmap))),
   ];
-  await Promise.all(tasks);
+  if (!chunked) {
+    tasks.push(
+      loader.json(manifest.metadata).then((meta) => {
+        expectLength(meta.ids, n, manifest.metadata, "ids");
+        expectLength(meta.rows, n, manifest.metadata, "rows");
+        site.ids = meta.ids;
+        site.fields = meta.fields;
+        site.rows = meta.rows;
+      }),
+      loadClusters(loader, manifest).then((clusters) => { site.clusters = clusters; }),
+    );
+  }
+  try {
+    await Promise.all(tasks);
+  } catch (err) {
+    site.pages.forEach((p) => p.then((bitmap) => bitmap.close(), () => {}));
+    throw err;
+  }
   site.hotspots = (manifest.clusters && manifest.clusters.hotspots) || [];
   site.initial = initial;
   return site;
+}
+
+/** The hotspot of every image (Int32Array, -1: none); all -1 when the site has no clusters file. */
+export async function loadClusters(loader, manifest) {
+  const n = manifest.count;
+  if (!(manifest.clusters && manifest.clusters.file)) return new Int32Array(n).fill(-1);
+  const clusters = new Int32Array(await loader.bytes(manifest.clusters.file));
+  expectLength(clusters, n, manifest.clusters.file, "clusters");
+  return clusters;
+}
+
+/** Level-1 tiles' index (version 3): per image its tile (Uint32Array) and cell x, y, w, h (Uint16Array). */
+export async function loadTileIndex(loader, manifest) {
+  const tiles = manifest.atlas.tiles, n = manifest.count;
+  const [of, cells] = await Promise.all([loader.bytes(tiles.of), loader.bytes(tiles.cells)]);
+  const tileOf = new Uint32Array(of), tileCells = new Uint16Array(cells);
+  expectLength(tileOf, n, tiles.of, "tile numbers");
+  expectLength(tileCells, 4 * n, tiles.cells, "tile cells");
+  for (let i = 0; i < n; i++) {
+    if (tileOf[i] >= tiles.count) {
+      throw new LoadError(tiles.of, 0, `image ${i} names tile ${tileOf[i]} of ${tiles.count}`);
+    }
+  }
+  return {tileOf, tileCells};
 }
 
 /** Fetch a layout's positions (and lines) once; later calls share the promise. */

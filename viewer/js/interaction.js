@@ -1,4 +1,7 @@
-// Hover, click, hotspots and the lightbox's image lists (mixed into the App by main.js).
+// Hover, click, hotspots and the lightbox's image lists (mixed into the App by main.js). On a
+// version-3 site ids and metadata rows arrive in chunks (meta.js): the tooltip and the lightbox show
+// a short loading state, and an id from a link is looked up before it opens.
+import {titleOf} from "./meta.js";
 
 /** List of images that lightbox previous/next walks through. */
 function imageList(indices, label) {
@@ -7,6 +10,7 @@ function imageList(indices, label) {
 
 export const interaction = {
   members(id) {
+    if (!this.site.clusters) return new Uint32Array(0); // (version 3: until clusters.i32 arrives)
     if (!this._members) {
       const clusters = this.site.clusters, n = this.site.count;
       const counts = new Map();
@@ -38,6 +42,7 @@ export const interaction = {
   /** Select a hotspot's members and fly to them; resolves when the camera arrives. */
   async selectHotspot(id, {duration = 900} = {}) {
     await this.ready;
+    await this.clustersReady;
     this._select(id);
     const f = this._frameImages(this.selection);
     if (!f) return false;
@@ -50,17 +55,28 @@ export const interaction = {
 
   // ---------------------------------------------------------------- hover, click, lightbox
   _pickView() {
-    return {camera: this.camera, vp: this.vp, size: this.sizeOf(this.layout), minPx: 1, slotOf: this.renderer.slotOf};
+    const tiles = this.renderer.tiles;
+    return {camera: this.camera, vp: this.vp, size: this.sizeOf(this.layout), minPx: 1, slotOf: this.renderer.slotOf,
+      onTop: tiles && this._tileDetail() ? tiles.onTop : null};
   },
 
   pickAt(x, y) {
     if (this.transition) return -1;
-    return this.picker.pick(this.layout, this._pickView(), x, y);
+    const t0 = performance.now();
+    const i = this.picker.pick(this.layout, this._pickView(), x, y);
+    this.pickMs = performance.now() - t0;
+    this.pickMsMax = Math.max(this.pickMsMax, this.pickMs);
+    return i;
   },
 
   hoverAt(x, y) {
-    this.pendingHover = [x, y];
-    this.requestFrame();
+    if (this.transition || this.animator.active) {
+      this.pendingHover = [x, y]; // (picked in the frame the motion ends)
+      this.requestFrame();
+      return;
+    }
+    this.pendingHover = null;
+    this._setHoverNow(this.pickAt(x, y), x, y); // now: the tooltip does not wait for a frame
   },
 
   setHover(i) {
@@ -78,8 +94,15 @@ export const interaction = {
       this.tooltip.hidden = true;
       return;
     }
-    this.tooltip.textContent = this.titleOf(i);
+    const title = this.titleOf(i);
+    this.tooltip.textContent = title === null ? "…" : title;
     this.tooltip.hidden = false;
+    if (title === null) {
+      // version 3: the row (and maybe the id) is on its way; show it if the pointer is still there
+      this.meta.row(i).then(() => (this.titleOf(i) === null ? this.meta.id(i) : null)).then(() => {
+        if (this.hover === i && !this.tooltip.hidden) this.tooltip.textContent = this.titleOf(i) ?? "…";
+      }, () => {});
+    }
     if (x !== undefined) {
       const tw = this.tooltip.offsetWidth, th = this.tooltip.offsetHeight;
       const tx = Math.min(x + 14, this.vp.width - tw - 4), ty = y + 18 + th > this.vp.height ? y - th - 10 : y + 18;
@@ -87,14 +110,10 @@ export const interaction = {
     }
   },
 
+  /** The title shown on hover, or null while its metadata is loading (version 3). */
   titleOf(i) {
-    const {fields, rows, ids} = this.site;
-    const row = rows[i] || [];
-    const t = fields.indexOf("title");
-    if (t >= 0 && row[t] !== null && row[t] !== undefined && row[t] !== "") return String(row[t]);
-    const f = fields.indexOf("filename");
-    const name = f >= 0 && row[f] ? String(row[f]) : ids[i];
-    return name.split("/").pop();
+    const meta = this.meta, row = meta.rowSync(i);
+    return row === null ? null : titleOf(meta.fields, row, meta.idSync(i));
   },
 
   clickAt(x, y) {
@@ -108,7 +127,7 @@ export const interaction = {
       const h = this.site.hotspots.find((hs) => hs.id === this.selectedCluster);
       return imageList(this.selection, h ? String(h.label) : "selection");
     }
-    const c = this.site.clusters[i];
+    const c = this.site.clusters ? this.site.clusters[i] : -1;
     if (c >= 0) {
       const h = this.site.hotspots.find((hs) => hs.id === c);
       return imageList(this.members(c), h ? String(h.label) : null);
@@ -118,23 +137,43 @@ export const interaction = {
   },
 
   openIndex(i) {
+    this.pendingOpenId = null;
     this._setHoverNow(-1);
     this.lightbox.open(i, this._listFor(i));
   },
 
+  /** Index of an id known now (versions 1-2: any; version 3: in a loaded id chunk), else -1. */
   indexOfId(id) {
-    if (!this.idIndex) this.idIndex = new Map(this.site.ids.map((v, i) => [v, i]));
-    const i = this.idIndex.get(String(id));
-    return i === undefined ? -1 : i;
+    return this.meta.indexOfSync(id);
   },
 
+  /** Open the image with this id. Versions 1-2: returns true/false (throws unless quiet). Version 3:
+   *  a promise (the id chunks are searched), the same answer, or a rejection. */
   openById(id, {quiet = false} = {}) {
-    const i = this.indexOfId(id);
-    if (i < 0) {
+    const missing = () => {
       if (quiet) return false;
       throw new Error(`no image with id ${JSON.stringify(id)}`);
+    };
+    const known = this.indexOfId(id);
+    if (known >= 0 || this.meta.sync) {
+      if (known < 0) return missing();
+      this.openIndex(known);
+      return this.meta.sync ? true : Promise.resolve(true);
     }
-    this.openIndex(i);
-    return true;
+    this.pendingOpenId = String(id);
+    return this.meta.indexOf(id).then((i) => {
+      if (this.pendingOpenId !== String(id)) return false; // something else was opened meanwhile
+      this.pendingOpenId = null;
+      if (i < 0) return missing();
+      this.openIndex(i);
+      return true;
+    }, (err) => {
+      if (this.pendingOpenId === String(id)) this.pendingOpenId = null;
+      if (quiet) {
+        console.warn("pixmap:", err.message || err);
+        return false;
+      }
+      throw err;
+    });
   },
 };

@@ -1,7 +1,10 @@
 // The lightbox: large image (deep zoom where the image has an Image API service: deepzoom.js), its
 // attribution and rights under it, every metadata field (as text), permalink, download, previous/next.
+// On a version-3 site the image's id and row may still be loading (meta.js): the lightbox shows a
+// short loading state, then the image.
 import {el, safeHttpUrl, displayValue} from "./dom.js";
 import {DeepZoomIndex, DeepZoomView} from "./deepzoom.js";
+import {imageFileUrl} from "./paths.js";
 
 /** A short name for a well-known rights URL (Creative Commons, RightsStatements.org), else the URL. */
 export function rightsLabel(url) {
@@ -25,12 +28,13 @@ export function rightsLabel(url) {
 
 export class Lightbox {
   /**
-   * root: the #lightbox element; site: {ids, fields, rows, manifest};
-   * onChange(index | -1): called when the shown image changes or the lightbox closes.
+   * root: the #lightbox element; site: {manifest}; meta: ids and rows (meta.js);
+   * onChange(index | -1): called when the shown image changes (or its id becomes known) or it closes.
    */
-  constructor(root, site, onChange) {
+  constructor(root, site, meta, onChange) {
     this.root = root;
     this.site = site;
+    this.meta = meta;
     this.onChange = onChange;
     this.index = -1;
     this.list = null; // {length, at(k), indexOf(i), label}
@@ -60,8 +64,12 @@ export class Lightbox {
   }
 
   imageUrl(i) {
-    const lb = this.site.manifest.lightbox;
-    return `${lb.dir}/${encodeURIComponent(this.site.ids[i])}.${lb.ext}`;
+    return imageFileUrl(this.site.manifest.lightbox, this.meta.idSync(i));
+  }
+
+  /** The id of the image shown (null while it is loading). */
+  get id() {
+    return this.isOpen ? this.meta.idSync(this.index) : null;
   }
 
   /** Open image i; list: the images previous/next walk through (a hotspot, the selection, all). */
@@ -156,20 +164,62 @@ export class Lightbox {
         figure.dataset.deepzoom = "failed";
         view.append(el("p", {className: "dz-note", role: "status",
           text: "Deep zoom is not available right now (the image service did not answer)."}));
-        console.warn(`pixmap: deep zoom of ${this.site.ids[i]} failed (${service.url}):`, err && err.message);
+        console.warn(`pixmap: deep zoom of ${this.meta.idSync(i)} failed (${service.url}):`, err && err.message);
       });
+    });
+  }
+
+  _navButtons(k, list) {
+    const prev = el("button", {type: "button", className: "nav prev", "aria-label": "Previous image", title: "Previous (←)",
+      onclick: () => this.step(-1)}, "‹");
+    const next = el("button", {type: "button", className: "nav next", "aria-label": "Next image", title: "Next (→)",
+      onclick: () => this.step(1)}, "›");
+    prev.disabled = !(k > 0);
+    next.disabled = !(k >= 0 && k < list.length - 1);
+    const close = el("button", {type: "button", className: "close", "aria-label": "Close", title: "Close (Esc)",
+      onclick: () => this.close()}, "×");
+    return [prev, next, close];
+  }
+
+  /** While the id or the metadata row of image i loads: a placeholder, then the image (or the error). */
+  _renderLoading(i) {
+    this._stopZoom();
+    const shown = this.shown;
+    const list = this.list;
+    const k = list ? list.indexOf(i) : -1;
+    const status = el("p", {className: "loading-note", role: "status", text: "Loading…"});
+    this.root.dataset.loading = "true";
+    this.root.replaceChildren(
+      el("figure", {}, el("div", {className: "view"}, status)),
+      el("section", {className: "info"}, el("h2", {text: "Loading…"})),
+      ...this._navButtons(k, list),
+    );
+    Promise.all([this.meta.id(i), this.meta.row(i)]).then(() => {
+      if (shown !== this.shown || this.index !== i) return;
+      this.render();
+      this.onChange(i);
+    }, (err) => {
+      if (shown !== this.shown || this.index !== i) return;
+      delete this.root.dataset.loading;
+      status.textContent = `This image's data could not be loaded: ${err.message || err}`;
     });
   }
 
   render() {
     const i = this.index;
-    const {ids, fields, rows, manifest} = this.site;
-    const row = rows[i] || [];
+    const {manifest} = this.site;
+    const meta = this.meta, fields = meta.fields;
+    const id = meta.idSync(i), row = meta.rowSync(i);
+    if (id === null || row === null) {
+      this._renderLoading(i);
+      return;
+    }
+    delete this.root.dataset.loading;
     const value = (name) => {
       const k = fields.indexOf(name);
       return k >= 0 ? row[k] : null;
     };
-    const filename = String(value("filename") || ids[i]);
+    const filename = String(value("filename") || id);
     const title = value("title") || filename.split("/").pop();
     const url = this.imageUrl(i);
 
@@ -193,7 +243,7 @@ export class Lightbox {
       links.append(el("a", {href: permalink, target: "_blank", rel: "noopener noreferrer", className: "permalink"},
         "Open source page"));
     }
-    links.append(el("a", {href: url, download: `${ids[i]}.${manifest.lightbox.ext}`, className: "download"}, "Download"));
+    links.append(el("a", {href: url, download: `${id}.${manifest.lightbox.ext}`, className: "download"}, "Download"));
 
     const list = this.list;
     const k = list ? list.indexOf(i) : -1;
@@ -201,19 +251,10 @@ export class Lightbox {
       ? el("p", {className: "counter", text: `${k + 1} of ${list.length}${list.label ? " · " + list.label : ""}`})
       : null;
 
-    const prev = el("button", {type: "button", className: "nav prev", "aria-label": "Previous image", title: "Previous (←)",
-      onclick: () => this.step(-1)}, "‹");
-    const next = el("button", {type: "button", className: "nav next", "aria-label": "Next image", title: "Next (→)",
-      onclick: () => this.step(1)}, "›");
-    prev.disabled = !(k > 0);
-    next.disabled = !(k >= 0 && k < list.length - 1);
-    const close = el("button", {type: "button", className: "close", "aria-label": "Close", title: "Close (Esc)",
-      onclick: () => this.close()}, "×");
-
     this.root.replaceChildren(
       figure,
       el("section", {className: "info"}, el("h2", {text: String(title)}), counter, dl, links),
-      prev, next, close,
+      ...this._navButtons(k, list),
     );
     this._startZoom(i, figure, view, img);
   }

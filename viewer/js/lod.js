@@ -1,15 +1,20 @@
 // Level of detail: per-image thumbnails (and one lightbox-size image) for what is in view.
 // Bounded concurrency, nearest to the view centre first, requests for images that left the view
 // are aborted. A texture slot is keyed by image index and only assigned after its upload, so a
-// slot never shows one image's pixels for another.
+// slot never shows one image's pixels for another. URLs may be promises (version 3: the id comes
+// from an id chunk). A site without per-image thumbnails (thumbs.size 0) loads only the big image.
 
 export class ThumbLoader {
   /**
    * renderer: the Renderer (setThumb / setBig / slotImage)
-   * thumbUrl(i), bigUrl(i): URLs; thumbSize: square texel size of a slot; onChange(): request a redraw
+   * thumbUrl(i), bigUrl(i): URLs (or promises of URLs); thumbSize: square texel size of a slot;
+   * thumbs: false when the site has no per-image thumbnails; bigMax: largest side of the big image
+   * (larger ones are scaled down); onChange(): request a redraw
    */
-  constructor({renderer, thumbUrl, bigUrl, thumbSize, concurrency = 6, onChange}) {
+  constructor({renderer, thumbUrl, bigUrl, thumbSize, thumbs = true, bigMax = 0, concurrency = 6, onChange}) {
     this.renderer = renderer;
+    this.enabled = thumbs;
+    this.bigMax = bigMax;
     this.thumbUrl = thumbUrl;
     this.bigUrl = bigUrl;
     this.thumbSize = thumbSize;
@@ -27,6 +32,7 @@ export class ThumbLoader {
 
   /** wanted: image indices in priority order; bigWanted: image index or -1. */
   update(wanted, bigWanted = -1) {
+    if (!this.enabled) wanted = [];
     const now = performance.now();
     this.wanted = new Set(wanted);
     for (const [i, controller] of this.inflight) {
@@ -66,7 +72,9 @@ export class ThumbLoader {
     this.counts.requested++;
     let bitmap = null;
     try {
-      const res = await fetch(this.thumbUrl(i), {signal: controller.signal});
+      const url = await this.thumbUrl(i);
+      if (controller.signal.aborted) throw new DOMException("aborted", "AbortError");
+      const res = await fetch(url, {signal: controller.signal});
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const blob = await res.blob();
       bitmap = await createImageBitmap(blob, {
@@ -117,9 +125,18 @@ export class ThumbLoader {
     (async () => {
       let bitmap;
       try {
-        const res = await fetch(this.bigUrl(i), {signal: controller.signal});
+        const url = await this.bigUrl(i);
+        if (controller.signal.aborted) throw new DOMException("aborted", "AbortError");
+        const res = await fetch(url, {signal: controller.signal});
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         bitmap = await createImageBitmap(await res.blob(), {premultiplyAlpha: "none", colorSpaceConversion: "none"});
+        if (this.bigMax && Math.max(bitmap.width, bitmap.height) > this.bigMax) {
+          const s = this.bigMax / Math.max(bitmap.width, bitmap.height);
+          const scaled = await createImageBitmap(bitmap, {resizeWidth: Math.max(1, Math.round(bitmap.width * s)),
+            resizeHeight: Math.max(1, Math.round(bitmap.height * s)), resizeQuality: "high"});
+          bitmap.close();
+          bitmap = scaled;
+        }
       } catch (err) {
         if (big.controller === controller) { big.loading = -1; big.controller = null; }
         if (err.name !== "AbortError") this.failed.add(-1 - i);

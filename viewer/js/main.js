@@ -1,7 +1,14 @@
 // pixmap viewer: wires data, renderer, cameras, level of detail, picking and the UI together.
+// The first frame needs the manifest, the default layout and atlas level 0; on a version-3 site the
+// hotspots, level-1 tiles' index, ids and metadata load after it (or when something needs them).
 import {createContext} from "./gl.js";
 import {Loader, loadSite, loadLayout} from "./data.js";
 import {Renderer} from "./renderer.js";
+import {FlatMeta, ChunkedMeta} from "./meta.js";
+import {GpuBudget, budgetBytes, reserveBudget} from "./budget.js";
+import {imageFileUrl} from "./paths.js";
+import {detail} from "./detail.js";
+import {ViewCull} from "./cull.js";
 import {Camera2D, Camera3D, CameraAnimator} from "./camera.js";
 import {Picker, quadShapes} from "./picking.js";
 import {ThumbLoader} from "./lod.js";
@@ -39,8 +46,16 @@ class App {
     this.frames = 0;
     this.frameMs = 0;
     this.firstFrameMs = null;
+    this.firstShownMs = null;
+    this.frameAt = 0;
     this.vp = {width: 1, height: 1};
     this.dpr = 1;
+    this.tileStream = null;
+    this.pendingOpenId = null; // an id being looked up (version 3) to open
+    this.pickMs = 0;
+    this.pickMsMax = 0;
+    this.clustersReady = new Promise((resolve) => { this._clustersLoaded = resolve; });
+    this.preloaded = Promise.resolve();
   }
 
   // ---------------------------------------------------------------- start-up
@@ -63,8 +78,10 @@ class App {
         const v = Math.floor(Number(query.get(param)));
         if (v >= 1) this.caps[cap] = Math.min(this.caps[cap], v);
       }
+      this.budget = new GpuBudget(budgetBytes(query)); // ?gpu-budget=<MB>
       this.canvas.addEventListener("webglcontextlost", (e) => {
         e.preventDefault();
+        this.contextLost = true;
         showMessage("The graphics context was lost", "The browser stopped the map's WebGL context. Reload the page to continue.");
       });
       await this._load();
@@ -85,35 +102,50 @@ class App {
       bar.style.width = `${(frac * 100).toFixed(1)}%`;
       text.textContent = total ? `${formatBytes(loaded)} of ${formatBytes(total)}` : formatBytes(loaded);
     });
-    const pages = [];
-    const site = await loadSite(this.loader, {
-      maxTextureSize: this.caps.maxTextureSize,
-      onPage: (i, bitmap) => { pages[i] = bitmap; },
-    });
+    // GPU budget: kept for the data textures, thumbnails and the big image (reserveBudget); atlas level 0
+    // gets at most half of the rest (its pages are scaled down when larger), level-1 tiles the others
+    const budget = this.budget;
+    let sizes = null;
+    const site = await loadSite(this.loader, {maxTextureSize: this.caps.maxTextureSize, pageRoom: (manifest) => {
+      sizes = reserveBudget(budget, manifest, this.caps);
+      return budget.room("pages") / 2;
+    }});
+    performance.mark("pixmap:data"); // (marks for benchmarks: data but pages loaded, on the GPU, first frame)
     this.site = site;
     const n = site.count;
     const m = site.manifest;
     document.title = m.title ? `${m.title} · pixmap` : "pixmap";
     $("title").textContent = m.title || "pixmap";
-    this.idIndex = null;
+    this.meta = site.chunked ? new ChunkedMeta(this.loader, m) : new FlatMeta(site);
+    if (site.clusters) this._clustersLoaded();
 
-    this.renderer = new Renderer(this.gl, this.caps, site);
+    const {hasThumbs, thumbSize, thumbSlots, bigMax} = sizes;
+    this.renderer = new Renderer(this.gl, this.caps, site, {thumbSlots, budget, pageTexSize: site.pageSize});
     this.picker = new Picker(quadShapes(site.cells, n), n);
+    const cullMin = Number(new URLSearchParams(location.search).get("cull-min")); // (testing aid)
+    this.cull = new ViewCull(this.renderer, n, cullMin >= 1 ? cullMin : undefined);
     this.hotspotPanel = new HotspotPanel($("hotspots"), site.hotspots, {
       onHover: (id) => this.setHoverCluster(id),
       onSelect: (h) => this.selectHotspot(h.id),
     });
-    pages.forEach((bitmap, i) => {
+    // atlas pages go to the GPU as they decode
+    await Promise.all(site.pages.map((page, i) => page.then((bitmap) => {
       this.renderer.uploadPage(i, bitmap);
       this.hotspotPanel.drawFromPage(i, bitmap, site.cells, m.atlas.size);
       bitmap.close();
-    });
-    const thumbSize = Math.min(m.thumbs.size || 256, 512, this.caps.maxTextureSize);
+    })));
+    const meta = this.meta;
+    const fileUrl = (entry, i) => {
+      const id = meta.idSync(i);
+      return id !== null ? imageFileUrl(entry, id) : meta.id(i).then((v) => imageFileUrl(entry, v));
+    };
     this.thumbs = new ThumbLoader({
       renderer: this.renderer,
       thumbSize,
-      thumbUrl: (i) => `${m.thumbs.dir}/${encodeURIComponent(site.ids[i])}.${m.thumbs.ext}`,
-      bigUrl: (i) => `${m.lightbox.dir}/${encodeURIComponent(site.ids[i])}.${m.lightbox.ext}`,
+      thumbs: hasThumbs,
+      bigMax,
+      thumbUrl: (i) => fileUrl(m.thumbs, i),
+      bigUrl: (i) => fileUrl(m.lightbox, i),
       onChange: () => this.requestFrame(),
     });
     this.thumbPx = thumbSize;
@@ -121,7 +153,7 @@ class App {
     this.cameras = {"2d": new Camera2D(), "3d": new Camera3D()};
     this.animator = new CameraAnimator(() => this.requestFrame());
     this.labels = new LabelLayer($("labels"));
-    this.lightbox = new Lightbox($("lightbox"), site, (i) => this._lightboxChanged(i));
+    this.lightbox = new Lightbox($("lightbox"), site, meta, (i) => this._lightboxChanged(i));
     this.switcher = new LayoutSwitcher(
       {nav: $("layouts"), variantBox: $("variant"), slider: $("variant-slider"), sliderLabel: $("variant-label")},
       site.layouts, (name) => this.setLayout(name).catch((err) => this._layoutError(err)));
@@ -151,14 +183,19 @@ class App {
     window.addEventListener("resize", () => this._resize());
     window.addEventListener("hashchange", () => this._applyHash());
 
+    performance.mark("pixmap:gpu");
     this.renderNow();
     this.firstFrameMs = performance.now();
+    performance.mark("pixmap:first-frame");
+    // (the next frame callback comes once the browser has taken that frame to the screen)
+    requestAnimationFrame(() => { this.firstShownMs = performance.now(); });
     const loading = $("loading");
     loading.classList.add("done");
     setTimeout(() => { loading.hidden = true; }, 350);
     if (saved.open) this.openById(saved.open, {quiet: true});
     this._scheduleLod();
     this._resolveReady();
+    this._loadLater();
     this._prefetchLayouts();
     this.renderer.warmUp([...new Set(this.site.layouts.map((l) => (l.dims === 3 ? 3 : 2)))]);
   }
@@ -234,14 +271,15 @@ class App {
   }
 
   _hashState() {
-    const open = this.lightbox && this.lightbox.isOpen ? this.site.ids[this.lightbox.index] : null;
+    const lb = this.lightbox;
+    const open = (lb && lb.isOpen ? lb.id : null) || this.pendingOpenId;
     const layout = this.activeLayout().name;
     return {layout, camera: this.camera.state, open, hotspot: this.selectedCluster >= 0 ? this.selectedCluster : null};
   }
 
   state() {
     const s = this._hashState();
-    const selection = this.selection ? Array.from(this.selection, (i) => this.site.ids[i]) : [];
+    const selection = this.selection ? Array.from(this.selection, (i) => this.meta.idSync(i)) : [];
     return {layout: s.layout, camera: s.camera, open: s.open, selection, transitioning: !!this.transition,
       hotspot: s.hotspot};
   }
@@ -261,37 +299,6 @@ class App {
     const r = this.canvas.getBoundingClientRect();
     const visible = s[0] >= 0 && s[1] >= 0 && s[0] <= this.vp.width && s[1] <= this.vp.height;
     return {x: r.left + s[0], y: r.top + s[1], size: this.sizeOf(this.activeLayout()) * s[3], visible};
-  }
-
-  // ---------------------------------------------------------------- level of detail
-  _scheduleLod() {
-    if (this._lodTimer || !this.thumbs) return;
-    this._lodTimer = setTimeout(() => {
-      this._lodTimer = 0;
-      this._updateLod();
-    }, 120);
-  }
-
-  _updateLod() {
-    if (this.transition) {
-      this.thumbs.update([], -1);
-      this.bigWanted = -1;
-      return;
-    }
-    const m = this.site.manifest;
-    const cellPx = ((m.atlas.cell_size || 64) * 1.25) / this.dpr; // CSS px where a cell gets blurry
-    const limit = Math.floor(this.renderer.thumbSlots * 0.75);
-    const vis = this.picker.visible(this.layout, this._pickView(), cellPx, limit);
-    const bigPx = (this.thumbPx * 1.25) / this.dpr;
-    let big = -1;
-    const near = Math.min(this.vp.width, this.vp.height) / 2;
-    for (const v of vis) {
-      if (v.dist > near) break;
-      if (v.px >= bigPx) { big = v.i; break; }
-    }
-    this.bigWanted = big;
-    this.thumbs.update(vis.map((v) => v.i), big);
-    this.requestFrame();
   }
 
   // ---------------------------------------------------------------- frames
@@ -322,8 +329,9 @@ class App {
 
   _frame(now) {
     this.raf = 0;
+    const moving = this.animator.active; // (also a flight of no duration, which ends in this step)
     let animating = this.animator.step(performance.now());
-    if (this.animator.active || animating) {
+    if (moving) {
       this._scheduleLod();
       if (this.hover >= 0) this._setHoverNow(-1);
     }
@@ -334,10 +342,8 @@ class App {
       this._setHoverNow(this.pickAt(x, y), x, y);
     }
     this.renderNow();
-    if (animating) {
-      this.hash.schedule();
-      this.requestFrame();
-    }
+    if (animating || moving) this.hash.schedule();
+    if (animating) this.requestFrame();
   }
 
   /** Draw one frame now (also used by benchmarks). */
@@ -365,13 +371,16 @@ class App {
       sizeA: tr ? tr.fromSize : size, sizeB: tr ? this.sizeOf(tr.to) : size,
       minPx: this.dpr, hover: this.hover,
       cluster: this.hoverCluster >= 0 ? this.hoverCluster : this.selectedCluster,
-      lines, big: tr ? -1 : this.bigWanted,
+      lines, big: tr ? -1 : this.bigWanted, tiles: this._tileDetail(),
+      cull: !tr && this.cull.update(this.layout, this.picker.grids.get(this.layout.name) || null, this.camera,
+        this.vp, size),
     });
     const cam = this.camera, vp = this.vp;
     const project = cam.kind === "3d" ? cam.projector(vp) : (x, y, z) => cam.worldToScreen(x, y, z, vp);
     this.labels.render(labelSets, project, vp);
     this.frames++;
-    this.frameMs = performance.now() - t0;
+    this.frameAt = performance.now();
+    this.frameMs = this.frameAt - t0;
   }
 
   stats() {
@@ -384,6 +393,7 @@ class App {
       compilingShaders: !!r.warming,
       frameMs: this.frameMs,
       firstFrameMs: this.firstFrameMs,
+      firstShownMs: this.firstShownMs,
       drawCalls: r.drawCalls,
       pageGroups: r.groups.length,
       pages: r.pageCount,
@@ -392,13 +402,27 @@ class App {
       maxTextureUnits: this.caps.maxFragmentUnits,
       maxCombinedTextureUnits: this.caps.maxCombinedUnits,
       bytesLoaded: this.loader.loaded,
+      version: this.site.manifest.version || 1,
+      frameAt: this.frameAt,
+      pickMs: this.pickMs,
+      pickMsMax: this.pickMsMax,
+      pageTextureSize: r.pageTexSize,
+      clustersLoaded: !!this.site.clusters,
+      tileIndexLoaded: !!this.tileStream,
+      lodPending: !!this._lodTimer,
+      contextLost: !!this.contextLost,
       ...this.thumbs.stats(),
+      ...this.cull.stats(),
+      ...this.budget.stats(),
+      ...this.meta.stats(),
+      ...(this.tileStream ? this.tileStream.stats() : {}),
     };
   }
 }
 
-// The App's methods live in a few modules: camera navigation, layout transitions, interaction.
-Object.assign(App.prototype, navigation, transitions, interaction);
+// The App's methods live in a few modules: camera navigation, layout transitions, interaction,
+// level of detail (tiles, thumbnails) and what loads after the first frame.
+Object.assign(App.prototype, navigation, transitions, interaction, detail);
 
 const app = new App();
 installApi(app);

@@ -1,12 +1,15 @@
 // The map renderer: every image is a textured quad drawn by VERTEX PULLING. One
 // drawArrays(TRIANGLES, 6 * first, 6 * count) per group of atlas pages; the vertex shader reads
 // the image's position (current and target layout), atlas cell and hotspot from data textures by
-// gl_VertexID. Loaded thumbnails are a second draw of just those quads (listed in a small texture),
-// the lightbox-size image a third. No per-frame CPU work proportional to the number of images.
+// gl_VertexID (zoomed into a big map: only the images around the view, listed by cull.js). Images
+// whose level-1 tile is resident are drawn again from the tile (tiletex.js),
+// loaded thumbnails are a draw of just those quads (listed in a small texture), the lightbox-size image
+// another. No per-frame CPU work proportional to the number of images. Every texture is counted in
+// the GPU budget (budget.js).
 //
 // Texture units: up to 5 in the vertex stage (positions A and B, atlas cell rectangles, hotspots,
-// a draw list), 1 in the fragment stage (atlas page group / thumbnail array / big image): within
-// any WebGL2 GPU's limits (at least 16 each; checked at start-up).
+// a draw list), 1 in the fragment stage (atlas page group / tile array / thumbnail array / big image):
+// within any WebGL2 GPU's limits (at least 16 each; checked at start-up).
 // Atlas pages live in TEXTURE_2D_ARRAY layers; a group is as many pages as one array may hold
 // (MAX_ARRAY_TEXTURE_LAYERS and a memory cap), so big collections take one draw per group.
 // Images are drawn in "slot" order: sorted by atlas page, so each group is one contiguous range.
@@ -14,24 +17,29 @@
 import {createProgram, createDataTexture, createArrayTexture, dataTextureShape} from "./gl.js";
 import {mat4} from "./camera.js";
 import {MAP_VS, MAP_FS, LINE_VS, LINE_FS, PASSES, DIM, variant} from "./shaders.js";
+import {GpuBudget, textureBytes, MAX_POSITION_TEXTURES} from "./budget.js";
+import {atlasLevels} from "./data.js";
+import {TileTextures, LIST_WIDTH} from "./tiletex.js";
 
 const GROUP_BYTES = 512 * 1024 * 1024; // largest single atlas array texture we allocate
 const BACKGROUND = [0.059, 0.067, 0.082];
 
 export class Renderer {
   /**
-   * site: {count, cells: Uint16Array(5n), clusters: Int32Array(n), manifest}
+   * site: {count, cells: Uint16Array(5n), clusters: Int32Array(n) or null (setClusters later), manifest}
+   * pageTexSize: atlas page texture size (data.js pageTextureSize); budget: a GpuBudget
    */
-  constructor(gl, caps, site, {thumbSlots = 128} = {}) {
+  constructor(gl, caps, site, {thumbSlots = 128, budget = new GpuBudget(Infinity), pageTexSize = 0} = {}) {
     this.gl = gl;
     this.caps = caps;
+    this.budget = budget;
     const n = (this.n = site.count);
     const atlas = site.manifest.atlas;
     if (caps.maxVertexUnits < 5 || caps.maxFragmentUnits < 1 || caps.maxCombinedUnits < 6) {
       throw new Error("this GPU has too few texture units for the map (needs 5 in the vertex stage)");
     }
     this.atlasInv = 1 / atlas.size;
-    this.pageTexSize = Math.min(atlas.size, caps.maxTextureSize);
+    this.pageTexSize = pageTexSize || Math.min(atlas.size, caps.maxTextureSize);
     this.pageCount = atlas.pages.length;
     const {width, height} = dataTextureShape(n, caps.maxTextureSize);
     this.dataWidth = width;
@@ -59,8 +67,8 @@ export class Renderer {
 
     // ---- page groups: one array texture (one unit) and one draw each -------------------------
     const cellSize = atlas.cell_size || 64;
-    this.atlasLevels = Math.max(1, Math.min(Math.floor(Math.log2(cellSize)) - 1, Math.floor(Math.log2(this.pageTexSize)) + 1));
-    const pageBytes = this.pageTexSize * this.pageTexSize * 4 * 1.34;
+    this.atlasLevels = atlasLevels(cellSize, this.pageTexSize);
+    const pageBytes = textureBytes(this.pageTexSize, this.pageTexSize, this.atlasLevels);
     const perGroup = Math.max(1, Math.min(caps.maxArrayLayers, Math.floor(GROUP_BYTES / pageBytes)));
     this.groups = [];
     let slot = 0;
@@ -70,14 +78,15 @@ export class Renderer {
       while (slot < n && pageOf(this.order[slot]) < base + layers) slot++;
       this.groups.push({base, layers, first, count: slot - first, tex: null, dirty: false});
     }
-    for (const g of this.groups) g.tex = createArrayTexture(gl, this.pageTexSize, g.layers, this.atlasLevels);
+    for (const g of this.groups) {
+      g.tex = createArrayTexture(gl, this.pageTexSize, g.layers, this.atlasLevels);
+      budget.add("pages", pageBytes * g.layers);
+    }
 
-    // ---- per-image data in slot order: atlas cell rectangle (uv), page, hotspot ------------------
+    // ---- per-image data in slot order: atlas cell rectangle (uv), page ---------------------------
     const rect = new Float32Array(width * height * 4);
     const inv = this.atlasInv;
     this.pageOfSlot = new Float32Array(n);
-    this.clusterOfSlot = new Int32Array(width * height).fill(-1);
-    const clusters = site.clusters;
     for (let s = 0; s < n; s++) {
       const i = this.order[s], c = i * 5, o = s * 4;
       rect[o] = (cells[c + 1] + 0.5) * inv;
@@ -85,13 +94,12 @@ export class Renderer {
       rect[o + 2] = Math.max(0, cells[c + 3] - 1) * inv;
       rect[o + 3] = Math.max(0, cells[c + 4] - 1) * inv;
       this.pageOfSlot[s] = cells[c];
-      this.clusterOfSlot[s] = clusters[i];
     }
-    this.rectTex = createDataTexture(gl, gl.RGBA32F, gl.RGBA, gl.FLOAT, width, height, rect);
-    this.clusterTex = createDataTexture(gl, gl.R32I, gl.RED_INTEGER, gl.INT, width, height, this.clusterOfSlot);
+    this.rectTex = this._dataTexture(gl.RGBA32F, gl.RGBA, gl.FLOAT, rect, 16);
 
     // ---- positions, thumbnails, lightbox-size image ----------------------------------------------
-    this.positions = new Map(); // key -> {tex, data (slot order, 4 floats)}
+    this.positions = new Map(); // key -> {tex, data (slot order, 4 floats), used (clock)}
+    this.clock = 0;
     this.lines = new Map(); // key -> {vao, count}
     this.thumbSize = 0;
     this.thumbSlots = thumbSlots;
@@ -100,6 +108,7 @@ export class Renderer {
     this.thumbList = new Int32Array(thumbSlots * 4); // (draw slot, layer, 0, 0) per loaded thumbnail
     this.thumbCount = 0;
     this.thumbListTex = createDataTexture(gl, gl.RGBA32I, gl.RGBA_INTEGER, gl.INT, thumbSlots, 1, this.thumbList);
+    budget.add("data", thumbSlots * 16);
     this.thumbListDirty = false;
     this.thumbListCluster = -1;
     this.thumbSplit = 0;
@@ -108,32 +117,16 @@ export class Renderer {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
     this._texParams2D(gl.LINEAR);
     this.bigImage = -1;
+    this.bigBytes = 0;
+    this.tiles = null; // TileTextures, once the site's level-1 tiles are known (enableTiles)
 
-    // ---- hotspot members: slots sorted by hotspot, one contiguous range per hotspot ------------
-    this.memberRanges = new Map(); // hotspot id -> [first, count] in memberList
-    const memberList = new Int32Array(width * height);
-    {
-      const counts = new Map();
-      for (let s = 0; s < n; s++) {
-        const c = this.clusterOfSlot[s];
-        counts.set(c, (counts.get(c) || 0) + 1);
-      }
-      let off = 0;
-      const fill = new Map();
-      for (const c of [...counts.keys()].sort((x, y) => x - y)) {
-        this.memberRanges.set(c, [off, counts.get(c)]);
-        fill.set(c, off);
-        off += counts.get(c);
-      }
-      for (let s = 0; s < n; s++) {
-        const c = this.clusterOfSlot[s];
-        const at = fill.get(c);
-        memberList[at] = s;
-        fill.set(c, at + 1);
-      }
-    }
-    this.memberSlots = memberList;
-    this.memberListTex = createDataTexture(gl, gl.R32I, gl.RED_INTEGER, gl.INT, width, height, memberList);
+    // ---- hotspots (setClusters: now, or when clusters.i32 arrives after the first frame) ---------
+    this.clusterOfSlot = new Int32Array(width * height).fill(-1);
+    this.clusterTex = this._dataTexture(gl.R32I, gl.RED_INTEGER, gl.INT, this.clusterOfSlot, 4);
+    this.memberSlots = new Int32Array(width * height);
+    this.memberListTex = this._dataTexture(gl.R32I, gl.RED_INTEGER, gl.INT, this.memberSlots, 4);
+    this.memberRanges = new Map(); // hotspot id -> [first, count] in memberSlots
+    if (site.clusters) this.setClusters(site.clusters);
 
     // ---- programs. Units: 0-2 positions A/B and cells, 3 image source, 4 list, 5 hotspots-----------------
     this.programs = new Map(); // compiled on first use (or by warmUp): `${pass}${dims}${t}`
@@ -141,6 +134,77 @@ export class Renderer {
     this.line = createProgram(gl, LINE_VS, LINE_FS);
     this.emptyVao = gl.createVertexArray();
     this.drawCalls = 0;
+  }
+
+  /** A data texture (dataWidth x dataHeight texels of `bytes` each), counted in the budget. */
+  _dataTexture(internal, format, type, data, bytes) {
+    this.budget.add("data", this.dataWidth * this.dataHeight * bytes);
+    return createDataTexture(this.gl, internal, format, type, this.dataWidth, this.dataHeight, data);
+  }
+
+  /** Hotspot of every image (Int32Array in image order); members sorted by hotspot, one range each. */
+  setClusters(clusters) {
+    const gl = this.gl, n = this.n;
+    for (let s = 0; s < n; s++) this.clusterOfSlot[s] = clusters[this.order[s]];
+    const counts = new Map();
+    for (let s = 0; s < n; s++) {
+      const c = this.clusterOfSlot[s];
+      counts.set(c, (counts.get(c) || 0) + 1);
+    }
+    this.memberRanges = new Map();
+    let off = 0;
+    const fill = new Map();
+    for (const c of [...counts.keys()].sort((x, y) => x - y)) {
+      this.memberRanges.set(c, [off, counts.get(c)]);
+      fill.set(c, off);
+      off += counts.get(c);
+    }
+    for (let s = 0; s < n; s++) {
+      const c = this.clusterOfSlot[s];
+      const at = fill.get(c);
+      this.memberSlots[at] = s;
+      fill.set(c, at + 1);
+    }
+    this._subRanges = null;
+    for (const [tex, data] of [[this.clusterTex, this.clusterOfSlot], [this.memberListTex, this.memberSlots]]) {
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, this.dataHeight, gl.RED_INTEGER, gl.INT, data);
+    }
+    this.thumbListCluster = -2; // rebuild the thumbnail list (member split) on the next frame
+    if (this.tiles) this.tiles.stale = true;
+  }
+
+  /** View culling (cull.js): the draw slots to draw in the main pass (sorted), in ranges per page group. */
+  setCull(slots) {
+    const gl = this.gl;
+    if (!this.cullTex) {
+      this.cullRows = Math.ceil(Math.max(1, Math.min(262144, this.n)) / this.dataWidth);
+      this.cullTex = createDataTexture(gl, gl.R32I, gl.RED_INTEGER, gl.INT, this.dataWidth, this.cullRows, null);
+      this.cullData = new Int32Array(this.dataWidth * this.cullRows);
+      this.budget.add("data", this.cullData.byteLength);
+    }
+    const count = Math.min(slots.length, this.cullData.length);
+    this.cullData.set(slots.subarray(0, count));
+    const rows = Math.max(1, Math.ceil(count / this.dataWidth));
+    gl.activeTexture(gl.TEXTURE4);
+    gl.bindTexture(gl.TEXTURE_2D, this.cullTex);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, rows, gl.RED_INTEGER, gl.INT,
+      this.cullData.subarray(0, rows * this.dataWidth));
+    const lower = (v) => { let a = 0, b = count; while (a < b) { const m = (a + b) >> 1; if (slots[m] < v) a = m + 1; else b = m; } return a; };
+    this.cullRanges = this.groups.map((g) => {
+      const first = lower(g.first);
+      return [first, lower(g.first + g.count) - first];
+    });
+  }
+
+  /**
+   * Level-1 tiles: texture size and mip levels of a tile layer, the manifest's tile size, and the
+   * tile index {tileCells, start, items}. Returns the TileTextures (tilestream.js fills it).
+   */
+  enableTiles({size, levels, tileSize, index}) {
+    this.tiles = new TileTextures(this.gl, this, {size, levels, tileSize, index, budget: this.budget,
+      maxLayers: this.caps.maxArrayLayers});
+    return this.tiles;
   }
 
   /** The program of a pass for a 2D (orthographic) or 3D (perspective) camera. */
@@ -171,7 +235,8 @@ export class Renderer {
     const todo = [];
     for (const dims of dimsList) {
       todo.push(["map", dims, false], ["map", dims, true], ["hover", dims, false], ["thumbs", dims, false],
-        ["members", dims, false], ["big", dims, false]);
+        ["members", dims, false], ["big", dims, false], ["tiles", dims, false], ["tilesLean", dims, false]);
+      if (dims === 2) todo.push(["mapList", 2, false]);
     }
     this.warming = true;
     const next = () => {
@@ -234,9 +299,19 @@ export class Renderer {
       gl.bindTexture(gl.TEXTURE_2D, old.tex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, this.dataHeight, gl.RGBA, gl.FLOAT, data);
       old.data = data;
+      old.used = ++this.clock;
     } else {
-      const tex = createDataTexture(gl, gl.RGBA32F, gl.RGBA, gl.FLOAT, this.dataWidth, this.dataHeight, data);
-      this.positions.set(key, {tex, data});
+      // at most MAX_POSITION_TEXTURES layouts on the GPU: the least recently used one goes (its
+      // positions stay in memory; switching back uploads them again)
+      while (this.positions.size >= MAX_POSITION_TEXTURES) {
+        let oldest = null;
+        for (const [k, p] of this.positions) if (!oldest || p.used < oldest[1].used) oldest = [k, p];
+        gl.deleteTexture(oldest[1].tex);
+        this.positions.delete(oldest[0]);
+        this.budget.sub("data", this.dataWidth * this.dataHeight * 16);
+      }
+      const tex = this._dataTexture(gl.RGBA32F, gl.RGBA, gl.FLOAT, data, 16);
+      this.positions.set(key, {tex, data, used: ++this.clock});
     }
   }
 
@@ -309,8 +384,10 @@ export class Renderer {
       // first use (or a size change): allocate the array; forget all slots
       this.slotImage.fill(-1);
       gl.deleteTexture(this.thumbTex);
+      this.budget.sub("thumbs", textureBytes(this.thumbSize, this.thumbSize, 1, this.thumbSlots));
       this.thumbSize = bitmap.width;
       this.thumbTex = createArrayTexture(gl, this.thumbSize, this.thumbSlots, 1);
+      this.budget.add("thumbs", textureBytes(this.thumbSize, this.thumbSize, 1, this.thumbSlots));
     }
     this.slotImage[slot] = -1;
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.thumbTex);
@@ -331,6 +408,9 @@ export class Renderer {
     gl.bindTexture(gl.TEXTURE_2D, this.bigTex);
     gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    this.budget.sub("big", this.bigBytes);
+    this.bigBytes = bitmap.width * bitmap.height * 4;
+    this.budget.add("big", this.bigBytes);
     this.bigImage = image;
   }
 
@@ -368,7 +448,9 @@ export class Renderer {
 
   /**
    * frame: {view, proj, depth (bool), a, b (position keys), t, sizeA, sizeB, minPx,
-   *         hover (image or -1), cluster (-1), lines: [{key, alpha}], big (image or -1)}
+   *         hover (image or -1), cluster (-1), lines: [{key, alpha}], big (image or -1),
+   *         tiles (false: skip the tile pass, where tiles add nothing to level 0),
+   *         cull (true: the main pass draws the images listed by setCull only)}
    */
   draw(f) {
     const gl = this.gl;
@@ -407,6 +489,7 @@ export class Renderer {
     }
     gl.bindVertexArray(this.emptyVao);
     const A = this.positions.get(f.a), B = this.positions.get(f.b) || A;
+    A.used = B.used = ++this.clock;
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, A.tex);
     gl.activeTexture(gl.TEXTURE1);
@@ -449,16 +532,28 @@ export class Renderer {
     };
     const members = f.cluster >= 0 ? this.memberRanges.get(f.cluster) : null;
 
-    // pass 1: every image from its atlas cell, one draw per page group (dimmed under a highlight)
-    let u = use("map");
+    // pass 1: every image from its atlas cell, one draw per page group (dimmed under a highlight);
+    // zoomed into a big map, only those around the view (culled)
+    const cull = f.cull && this.cullRanges && !transition;
+    let u = use(cull ? "mapList" : "map");
     gl.uniform1f(u.uShade, members ? DIM : 1);
-    for (const g of this.groups) {
-      if (!g.count) continue;
+    if (cull) {
+      bindList(this.cullTex);
+      gl.uniform1i(u.uListWidth, this.dataWidth);
+    }
+    this.groups.forEach((g, k) => {
+      const [first, count] = cull ? this.cullRanges[k] : [g.first, g.count];
+      if (!count) return;
       bindSource(gl.TEXTURE_2D_ARRAY, g.tex);
       gl.uniform1f(u.uPageBase, g.base);
-      gl.drawArrays(gl.TRIANGLES, g.first * 6, g.count * 6);
+      if (cull) {
+        gl.uniform1i(u.uListOffset, first);
+        gl.drawArrays(gl.TRIANGLES, 0, count * 6);
+      } else {
+        gl.drawArrays(gl.TRIANGLES, first * 6, count * 6);
+      }
       calls++;
-    }
+    });
     const thumbs = (from, to) => {
       if (to <= from || f.thumbs === false) return;
       bindList(this.thumbListTex);
@@ -473,8 +568,27 @@ export class Renderer {
       gl.drawArrays(gl.TRIANGLES, 0, (to - from) * 6);
       calls++;
     };
+    const tiles = (part) => {
+      const tt = this.tiles;
+      if (!tt || f.tiles === false || !tt.resident.size) return;
+      const ranges = tt.ranges(part, f.cluster);
+      if (!ranges.length) return;
+      bindList(tt.listTex);
+      u = use(f.cluster >= 0 ? "tiles" : "tilesLean");
+      if (u.uShade) gl.uniform1f(u.uShade, 1);
+      gl.uniform1i(u.uListWidth, LIST_WIDTH);
+      gl.uniform1f(u.uTileInv, tt.inv);
+      for (const r of ranges) {
+        bindSource(gl.TEXTURE_2D_ARRAY, tt.groups[r.g].tex);
+        gl.uniform1i(u.uListOffset, r.offset);
+        gl.drawArrays(gl.TRIANGLES, 0, r.count * 6);
+        calls++;
+      }
+    };
     if (this.thumbListCluster !== f.cluster) this._rebuildThumbList(f.cluster);
-    // pass 2: loaded thumbnails on top of their cells (outside a highlighted hotspot)
+    // pass 2: images whose level-1 tile is resident, from the tile; then loaded thumbnails on top
+    // (both: images outside a highlighted hotspot)
+    tiles(0);
     thumbs(0, this.thumbSplit);
     // pass 3: a highlighted hotspot's members on top, outlined, then their thumbnails
     if (members && members[1] > 0) {
@@ -492,6 +606,7 @@ export class Renderer {
         calls++;
       }
     }
+    tiles(1);
     thumbs(this.thumbSplit, this.thumbCount);
     // pass 4: the lightbox-size image of the image filling the view
     if (f.big >= 0 && f.big === this.bigImage) {

@@ -1,9 +1,11 @@
 // GLSL ES 3.00 sources of the map. Every image is a quad of 6 vertices; the vertex shader finds
 // its image from gl_VertexID (vertex pulling) and reads everything else from data textures.
 // One shader source, several variants (defines):
-//   LIST    the quad's slot comes from a list texture (thumbnails, a hotspot's members), else
+//   LIST    the quad's slot comes from a list texture (thumbnails, a hotspot's members, tiles, the
+//           culled main pass), else
 //   SINGLE  from a uniform (hover outline, lightbox-size image), else it is gl_VertexID / 6;
-//   SOURCE  0 atlas cell, 1 thumbnail array layer, 2 the big image, 3 none (outline only);
+//   SOURCE  0 atlas cell, 1 thumbnail array layer, 2 the big image, 3 none (outline only),
+//           4 the image's cell in a level-1 tile (list entry: slot, layer, cell x | y << 16, w | h << 16);
 //   RICH    per-quad shade and outline (every pass but the main one, which stays as lean as a
 //           minimal vertex-pulling shader: positions, cell, 3 varyings).
 export const MAP_VS = `
@@ -30,9 +32,12 @@ uniform vec2 uClipScale;      // projection's x and y scale (billboard offsets i
 uniform float uAtlasInv;      // 1 / atlas page size
 uniform float uPageBase;      // first page of the bound group
 #if LIST
-uniform isampler2D uList;     // (slot, thumbnail layer) per quad
+uniform isampler2D uList;     // (slot, thumbnail or tile layer, [tile cell]) per quad
 uniform int uListWidth;
 uniform int uListOffset;
+#if SOURCE == 4
+uniform float uTileInv;       // 1 / the tile size the cells are given in
+#endif
 #elif SINGLE
 uniform int uSlot;
 #endif
@@ -80,8 +85,14 @@ void main() {
   clip.xy += (q * 2.0 - 1.0) * halfSize * uClipScale;
   gl_Position = p.w < 0.0 ? vec4(2.0, 2.0, 2.0, 1.0) : clip;
   vec2 quv = vec2(q.x, 1.0 - q.y);
+#if LIST && SOURCE == 4
+  vec2 cellXy = vec2(float(e.z & 0xffff), float((e.z >> 16) & 0xffff));
+  vec2 cellWh = vec2(float(e.w & 0xffff), float((e.w >> 16) & 0xffff));
+  vec2 atlasUv = (cellXy + 0.5 + quv * max(cellWh - 1.0, 0.0)) * uTileInv;
+#else
   vec2 atlasUv = r.xy + quv * r.zw;
-#if LIST && SOURCE == 1
+#endif
+#if LIST && (SOURCE == 1 || SOURCE == 4)
   float layer = float(e.y);
 #else
   float layer = p.w - uPageBase;
@@ -99,8 +110,8 @@ void main() {
 export const MAP_FS = `
 precision highp float;
 precision highp sampler2DArray;
-#if SOURCE == 0
-uniform sampler2DArray uAtlas;
+#if SOURCE == 0 || SOURCE == 4
+uniform sampler2DArray uAtlas;  // atlas pages, or level-1 tiles
 #elif SOURCE == 1
 uniform sampler2DArray uThumbs;
 #elif SOURCE == 2
@@ -118,7 +129,7 @@ void main() {
 #if !RICH
   outColor = vec4(texture(uAtlas, vUv).rgb * uShade, 1.0);
 #else
-#if SOURCE == 0
+#if SOURCE == 0 || SOURCE == 4
   vec3 rgb = texture(uAtlas, vec3(vUv.xy, vInfo.x)).rgb;
 #elif SOURCE == 1
   vec3 rgb = texture(uThumbs, vec3(vUv.zw, vInfo.x)).rgb;
@@ -142,8 +153,11 @@ export const variant = (source, defines) =>
   `#version 300 es\n${Object.entries(defines).map(([k, v]) => `#define ${k} ${v}`).join("\n")}\n${source}`;
 export const PASSES = {
   map: {LIST: 0, SINGLE: 0, SOURCE: 0, RICH: 0},
+  mapList: {LIST: 1, SINGLE: 0, SOURCE: 0, RICH: 0}, // the main pass, culled (cull.js)
   members: {LIST: 1, SINGLE: 0, SOURCE: 0, RICH: 1},
   thumbs: {LIST: 1, SINGLE: 0, SOURCE: 1, RICH: 1},
+  tiles: {LIST: 1, SINGLE: 0, SOURCE: 4, RICH: 1},
+  tilesLean: {LIST: 1, SINGLE: 0, SOURCE: 4, RICH: 0}, // (no hotspot highlighted: no shades, no outlines)
   big: {LIST: 0, SINGLE: 1, SOURCE: 2, RICH: 1},
   hover: {LIST: 0, SINGLE: 1, SOURCE: 3, RICH: 1},
 };

@@ -9,7 +9,9 @@ const num = (v) => {
 
 export function parseHash(hash) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  const out = {layout: params.get("layout") || null, open: params.get("open") || null, camera: null, hotspot: null};
+  // (`image=` is read as `open=`)
+  const out = {layout: params.get("layout") || null, open: params.get("open") || params.get("image") || null,
+    camera: null, hotspot: null};
   const hs = num(params.get("hotspot"));
   if (hs !== undefined) out.hotspot = hs;
   if (params.has("target")) {

@@ -1,0 +1,4 @@
+"""`python -m pixmap ...` is the `pixmap` command."""
+from .cli import main
+
+main()
