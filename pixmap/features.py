@@ -126,7 +126,7 @@ class _Shard:
     def read_rows(self, lo: int, hi: int) -> np.ndarray:
         """Rows lo..hi-1 as float32 (hi - lo, dim). Raises OSError when the file is shorter."""
         if self.vectors is not None:
-            return self.vectors[lo:hi]
+            return np.array(self.vectors[lo:hi])
         size = (hi - lo) * self.dim * 4
         where = self.offset + lo * self.dim * 4
         if hasattr(os, "pread"):
@@ -280,7 +280,7 @@ class FeatureCache:
             if row >= 0:
                 try:
                     return shard.read_rows(row, row + 1)[0]
-                except OSError as exc:   # cut short or unreadable since it was opened: recompute
+                except (OSError, ValueError) as exc:   # cut short, unreadable, or closed: recompute
                     log.warning("cannot read feature cache file %s (%s)", shard.name, _why(exc))
                     return None
         return None

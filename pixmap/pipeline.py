@@ -414,6 +414,11 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
 
     # the names were checked with every other option (options.check_options) before any work
     asked = auto_layouts(len(rows)) if opts["layouts"] in (None, "auto") else parse_list(opts["layouts"], str)
+    if opts["layouts"] in (None, "auto"):
+        from .layouts import auto_left_out
+
+        for name, why in auto_left_out(len(rows)).items():
+            log.info("layout %s not made at this size: %s", name, why)
     explicit = opts["layouts"] not in (None, "auto")
     nn_list = parse_list(opts["n_neighbors"], int)
     md_list = parse_list(opts["min_dist"], float)

@@ -61,8 +61,8 @@ AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date",
 # Figures measured with bench/bench_scale_build.py: see auto_layouts.
 AUTO_LIMITS: dict[str, tuple[int, str]] = {
     "umap-3d": (250_000, "a second UMAP optimisation, as long as the 2D map's, and UMAP's seeded optimiser "
-                         "runs on one core: 127 s at 100,000 images, ~45 min at 1,000,000"),
-    "umap-spread": (500_000, "pushing a million thumbnails apart takes 14 min (39 s at 100,000 images; "
+                         "runs on one core: 101 s at 100,000 images, ~45 min at 1,000,000"),
+    "umap-spread": (500_000, "pushing a million thumbnails apart takes 14 min (32 s at 100,000 images; "
                              "~5 min at 500,000)"),
 }
 
@@ -76,19 +76,19 @@ def auto_layouts(n: int) -> tuple[str, ...]:
     during the stage, all stages in one process that also holds the metadata columns):
 
         stage          100,000 images      1,000,000 images
-        pca             19 s    0.9 GB      31 s    1.1 GB   (features.npy read as a memmap, 5.1 GB at 1M)
-        knn            116 s    0.8 GB     171 s    2.7 GB   (pynndescent; 3.2 GB before knn stopped copying
+        pca             18 s    0.9 GB      31 s    1.1 GB   (features.npy read as a memmap, 5.1 GB at 1M)
+        knn             51 s    0.7 GB     171 s    2.7 GB   (pynndescent; 3.2 GB before knn stopped copying
                                                               its input; 556 s on a busier machine)
-        umap           126 s    1.0 GB    2671 s    2.3 GB   (one core: the seeded optimiser)
-        umap-3d        127 s    0.8 GB   ~2700 s             (stopped after 90 s; as long as umap)
-        grid           1.8 s    0.7 GB      39 s    1.2 GB
-        umap-spread     39 s    0.7 GB     820 s    2.4 GB
-        categorical    1.4 s    0.7 GB      28 s    1.1 GB
-        date           2.8 s    0.7 GB      17 s    1.2 GB
-        geographic     1.3 s    0.7 GB     6.4 s    1.2 GB
-        alphabetic     3.7 s    0.8 GB      30 s    2.2 GB
-        hotspots       6.8 s    0.8 GB     249 s    2.5 GB
-        whole process           1.0 GB              2.7 GB   (VmHWM; 0.47 GB of it imports and metadata)
+        umap           108 s    0.9 GB    2671 s    2.3 GB   (one core: the seeded optimiser)
+        umap-3d        101 s    0.7 GB   ~2700 s             (extrapolated: a second fit as long as umap's)
+        grid           1.3 s    0.5 GB      39 s    1.2 GB
+        umap-spread     32 s    0.7 GB     820 s    2.4 GB
+        categorical    1.5 s    0.5 GB      28 s    1.1 GB
+        date           1.6 s    0.5 GB      17 s    1.2 GB
+        geographic     0.3 s    0.5 GB     6.4 s    1.2 GB
+        alphabetic     1.7 s    0.6 GB      30 s    2.2 GB
+        hotspots       4.8 s    0.8 GB     249 s    2.5 GB
+        whole process           0.9 GB              2.7 GB   (VmHWM; 0.3 / 0.47 GB of it imports and metadata)
 
     The 2 cores were shared with other jobs (load 3.5 to 7), so the seconds are upper bounds.
     """
