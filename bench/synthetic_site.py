@@ -64,6 +64,27 @@ def _cluster_positions(labels, rng, dims, k, spread=0.22):
     return pos
 
 
+def _write_layout(out, name, label, pos, **extra):
+    """Write a layout's positions (normalised) and lines under out/data/layouts; its manifest entry and
+    the normalised positions."""
+    pos_n, centre, extent = _normalise(pos)
+    pos_n.astype("<f4").tofile(out / "data" / "layouts" / f"{name}.f32")
+    entry = {"name": name, "label": label, "dims": int(pos.shape[1]), "file": f"data/layouts/{name}.f32"}
+    if extra.get("labels"):
+        entry["labels"] = [dict(lab, x=float((lab["x"] - centre[0]) / extent),
+                                y=float((lab["y"] - centre[1]) / extent)) for lab in extra["labels"]]
+    if extra.get("lines"):
+        lines_name = f"data/layouts/{name}-lines.json"
+        flat = [[round(float(v), 5) for v in ((line - centre[:2]) / extent).ravel()] for line in extra["lines"]]
+        (out / lines_name).write_text(json.dumps(flat, separators=(",", ":")))
+        entry["lines"] = lines_name
+    if extra.get("point_size"):
+        entry["point_size"] = float(extra["point_size"] / extent)
+    if extra.get("group"):
+        entry["group"], entry["params"] = extra["group"], extra["params"]
+    return entry, pos_n
+
+
 def _grid_layout(labels, k, names):
     """Images in blocks, one per cluster (noise last), a label above each block and a frame around it."""
     order = np.argsort(np.where(labels < 0, k, labels), kind="stable")
@@ -272,22 +293,7 @@ def make_site(out_dir, n, images=None, layouts=("umap", "grid"), dims3=True, see
     entries = []
 
     def write_layout(name, label, pos, **extra):
-        pos_n, centre, extent = _normalise(pos)
-        pos_n.astype("<f4").tofile(data / "layouts" / f"{name}.f32")
-        entry = {"name": name, "label": label, "dims": int(pos.shape[1]), "file": f"data/layouts/{name}.f32"}
-        if extra.get("labels"):
-            entry["labels"] = [dict(lab, x=float((lab["x"] - centre[0]) / extent),
-                                    y=float((lab["y"] - centre[1]) / extent)) for lab in extra["labels"]]
-        if extra.get("lines"):
-            lines_name = f"data/layouts/{name}-lines.json"
-            flat = [[round(float(v), 5) for v in ((line - centre[:2]) / extent).ravel()] for line in extra["lines"]]
-            (out / lines_name).write_text(json.dumps(flat, separators=(",", ":")))
-            entry["lines"] = lines_name
-        if extra.get("point_size"):
-            entry["point_size"] = float(extra["point_size"] / extent)
-        if extra.get("group"):
-            entry["group"], entry["params"] = extra["group"], extra["params"]
-        entries.append(entry)
+        entries.append(_write_layout(out, name, label, pos, **extra)[0])
 
     for name in layouts:
         if name == "umap":
@@ -436,20 +442,7 @@ def make_site_v3(out_dir, n, *, layouts=("umap", "grid"), dims3=True, seed=0, pa
     positions = {}
 
     def write_layout(name, label, pos, **extra):
-        pos_n, centre, extent = _normalise(pos)
-        pos_n.astype("<f4").tofile(data / "layouts" / f"{name}.f32")
-        positions[name] = pos_n
-        entry = {"name": name, "label": label, "dims": int(pos.shape[1]), "file": f"data/layouts/{name}.f32"}
-        if extra.get("labels"):
-            entry["labels"] = [dict(lab, x=float((lab["x"] - centre[0]) / extent),
-                                    y=float((lab["y"] - centre[1]) / extent)) for lab in extra["labels"]]
-        if extra.get("lines"):
-            lines_name = f"data/layouts/{name}-lines.json"
-            flat = [[round(float(v), 5) for v in ((line - centre[:2]) / extent).ravel()] for line in extra["lines"]]
-            (out / lines_name).write_text(json.dumps(flat, separators=(",", ":")))
-            entry["lines"] = lines_name
-        if extra.get("point_size"):
-            entry["point_size"] = float(extra["point_size"] / extent)
+        entry, positions[name] = _write_layout(out, name, label, pos, **extra)
         entries.append(entry)
 
     for name in layouts:
