@@ -159,7 +159,7 @@ def main():
 
     with ThreadPoolExecutor(args.workers) as pool:
         writer = atlas.AtlasWriter(data / "atlas", n, size=int(opts["atlas_size"]), cell_size=plan["level0_cell"],
-                                   fmt="webp", executor=pool)
+                                   executor=pool)
         step = 4096
         for start in range(0, n, step):
             for i, size, cell0, cell1 in pool.map(make, range(start, min(n, start + step))):

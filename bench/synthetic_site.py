@@ -458,7 +458,7 @@ def make_site_v3(out_dir, n, *, layouts=("umap", "grid"), dims3=True, seed=0, pa
 
     # ---- atlas level 0: every image, small cells, in at most 8 pages -----------------------------
     level0 = int(level0_cell or px_atlas.level0_cell_size(n, page_size=page_size, cell_size=cell_size))
-    writer = px_atlas.AtlasWriter(data / "atlas", n, size=page_size, cell_size=level0, fmt="webp")
+    writer = px_atlas.AtlasWriter(data / "atlas", n, size=page_size, cell_size=level0)
     for i in range(n):
         writer.add(i, cell(i))
     pages, cells = writer.close()
@@ -521,12 +521,18 @@ def make_site_v3(out_dir, n, *, layouts=("umap", "grid"), dims3=True, seed=0, pa
         rep = int(members[np.argmin(((umap_pos[members] - centre) ** 2).sum(axis=1))])
         hotspots.append({"id": c, "label": names[c], "size": int(len(members)), "representative": rep})
     hotspots.sort(key=lambda h: -h["size"])
+    clusters = {"file": "data/clusters.i32", "method": "synthetic", "hotspots": hotspots}
+    if "tiles" in atlas and hotspots:  # as a real build: the panel's thumbnails in one sheet
+        px_atlas.hotspot_sheet([cell(h["representative"]) for h in hotspots]).save(
+            data / "atlas" / "hotspots.jpg", "JPEG", quality=90)
+        clusters["thumbs"] = {"file": "data/atlas/hotspots.jpg", "size": px_atlas.HOTSPOT_THUMB,
+                              "columns": px_atlas.HOTSPOT_COLUMNS}
     manifest = {
         "format": "pixmap-site", "version": 3, "generator": "pixmap synthetic",
         "title": f"synthetic-v3-{n}", "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "count": n, "metadata": metadata, "ids": ids_entry, "layouts": entries,
         "default_layout": entries[0]["name"], "atlas": atlas, "thumbs": thumbs, "lightbox": lightbox,
-        "clusters": {"file": "data/clusters.i32", "method": "synthetic", "hotspots": hotspots},
+        "clusters": clusters,
     }
     (data / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     return manifest

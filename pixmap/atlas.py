@@ -16,7 +16,12 @@ from PIL import Image
 MAX_PAGES = 24          # ~400 MB of RGBA textures at 2048 px: what a laptop GPU holds comfortably
 MIN_CELL = 8
 LEVEL0_PAGES = 8        # level 0 of a version-3 site: every image in at most this many pages (~180 MB on a GPU)
-LEVEL0_MIN_CELL = 2
+LEVEL0_TILED_PAGES = 2  # ... and when level-1 tiles hold the 64 px cells, level 0 only serves the overview
+LEVEL0_MIN_CELL = 4     # (the smallest cell that still shows an image's colours and shape at overview zoom)
+# Atlas pages are JPEG (4:4:4, so that small cells keep their colours): a browser decodes a 2048 px JPEG
+# page ~3x faster than a WebP one (Chromium: ~90 ms vs 250-460 ms), and the first frame waits for them.
+PAGE_FORMAT = "jpeg"
+PAGE_QUALITY = 90
 
 
 def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
@@ -27,15 +32,23 @@ def auto_cell_size(n: int, page_size: int = 2048, requested: int = 64) -> int:
     return int(max(MIN_CELL, min(requested, fit)))
 
 
-def level0_cell_size(n: int, page_size: int = 2048, cell_size: int = 64, max_pages: int = LEVEL0_PAGES) -> int:
-    """The cell size of atlas level 0, which holds every image and is drawn whole: the largest <= cell_size
-    whose cells (1.5 cells wide on average, shelves one cell high) fill at most max_pages pages.
-    64 px up to ~5,000 images, 14 px at 100,000, 4 px at 1,000,000. When it is smaller than cell_size,
-    the site also gets level-1 tiles at cell_size (pixmap.tileset)."""
+def level0_cell_size(n: int, page_size: int = 2048, cell_size: int = 64, max_pages: int = LEVEL0_PAGES,
+                     tiled_pages: int = LEVEL0_TILED_PAGES) -> int:
+    """The cell size of atlas level 0, which holds every image and is drawn whole.
+
+    When every image fits at cell_size in max_pages pages (cells 1.5 cells wide on average, shelves one cell
+    high; up to ~5,000 images at 64 px), that is level 0 and there are no tiles. Otherwise the site also
+    gets level-1 tiles at cell_size (pixmap.tileset), and level 0 only has to carry the views in which too
+    many images are visible for tiles: its cells fill about tiled_pages pages (the first frame decodes them
+    all), but are at least LEVEL0_MIN_CELL px: 16 px at 20,000 images, 7 px at 100,000, 4 px at 1,000,000
+    (6 pages)."""
     if n <= 0:
         return cell_size
-    fit = int(math.sqrt(max_pages * page_size * page_size / (1.5 * n)))
-    return int(max(LEVEL0_MIN_CELL, min(cell_size, fit)))
+    area = page_size * page_size / (1.5 * n)
+    if cell_size * cell_size <= max_pages * area:
+        return cell_size
+    fit = int(math.sqrt(tiled_pages * area))
+    return int(max(LEVEL0_MIN_CELL, min(cell_size - 1, fit)))
 
 
 def cell_box(width: int, height: int, cell_size: int) -> tuple[int, int]:
@@ -58,8 +71,8 @@ class AtlasWriter:
         pages, cells = writer.close()         # page paths, (n, 5) uint16 [page, x, y, w, h]
     """
 
-    def __init__(self, folder: Path, n: int, size: int = 2048, cell_size: int = 64, fmt: str = "webp",
-                 quality: int = 82, executor: Executor | None = None):
+    def __init__(self, folder: Path, n: int, size: int = 2048, cell_size: int = 64, fmt: str = PAGE_FORMAT,
+                 quality: int = PAGE_QUALITY, executor: Executor | None = None):
         if cell_size > size:
             raise ValueError(f"cell size {cell_size} is larger than the atlas size {size}")
         self.folder = Path(folder)
@@ -90,7 +103,7 @@ class AtlasWriter:
     def _new_page(self) -> None:
         self._page = Image.new("RGB", (self.size, self.size), (0, 0, 0))
         self._x = self._y = 0
-        self.pages.append(f"atlas-{len(self.pages):03d}.{self.fmt}")
+        self.pages.append(f"atlas-{len(self.pages):03d}.{'jpg' if self.fmt == 'jpeg' else self.fmt}")
 
     def _flush(self) -> None:
         if self._page is None:
@@ -113,4 +126,25 @@ def _save(page: Image.Image, path: Path, fmt: str, quality: int) -> None:
     if fmt == "webp":
         page.save(path, "WEBP", quality=quality, method=4)
     else:
-        page.save(path, "JPEG", quality=quality, optimize=True)
+        # (no optimize=True: with it Pillow needs the whole file in one buffer and fails on large, busy pages)
+        page.save(path, "JPEG", quality=quality, subsampling=0)
+
+
+HOTSPOT_THUMB = 64
+HOTSPOT_COLUMNS = 16
+
+
+def hotspot_sheet(images: list, size: int = HOTSPOT_THUMB, columns: int = HOTSPOT_COLUMNS) -> Image.Image:
+    """The hotspots' representative thumbnails in one small image for the hotspot panel of a site whose
+    level-0 cells are too small for it: each image scaled to cover a size x size square (centred, the
+    overflow cropped), left to right in rows of `columns`, in the order given."""
+    rows = max(1, -(-len(images) // columns))
+    sheet = Image.new("RGB", (size * min(columns, max(1, len(images))), size * rows))
+    for k, im in enumerate(images):
+        im = im.convert("RGB")
+        s = max(size / im.width, size / im.height)
+        w, h = max(size, round(im.width * s)), max(size, round(im.height * s))
+        im = im.resize((w, h), Image.Resampling.BICUBIC)
+        left, top = (w - size) // 2, (h - size) // 2
+        sheet.paste(im.crop((left, top, left + size, top + size)), ((k % columns) * size, (k // columns) * size))
+    return sheet

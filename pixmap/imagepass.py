@@ -196,7 +196,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     try:
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
             writer = atlas.AtlasWriter(data_dir / "atlas", len(sources), size=int(opts["atlas_size"]),
-                                       cell_size=cell_size, fmt=opts["image_format"], executor=pool)
+                                       cell_size=cell_size, executor=pool)
             bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
             try:
                 for idx, (src, _), done in ordered(pool, process, items(), ahead=max(64, 4 * bs)):

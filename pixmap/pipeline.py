@@ -295,13 +295,17 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
         manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
                                 "hotspots": [h.to_json() for h in clustering.hotspots]}
+        if pack is not None and clustering.hotspots:
+            # level 0's cells are small: the hotspot panel gets its thumbnails from one small sheet
+            sheet = atlas.hotspot_sheet([pack.get(h.representative) for h in clustering.hotspots])
+            sheet.save(data / "atlas" / "hotspots.jpg", "JPEG", quality=90)
+            manifest["clusters"]["thumbs"] = {"file": "data/atlas/hotspots.jpg", "size": atlas.HOTSPOT_THUMB,
+                                              "columns": atlas.HOTSPOT_COLUMNS}
         ids = [s.id for s in kept]
         manifest["metadata"], manifest["ids"] = site.write_chunks(data, ids, fields, rows)
         deep_zoom = site.deep_zoom_entries(kept, images.tiles)
         if any(deep_zoom):
-            (data / "deep-zoom.json").write_text(json.dumps(deep_zoom, ensure_ascii=False, separators=(",", ":")),
-                                                 encoding="utf-8")
-            manifest["deep_zoom"] = {"file": "data/deep-zoom.json"}
+            manifest["deep_zoom"] = site.write_deep_zoom(data, deep_zoom)
         notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
                               images.tiles)
         site.write_manifest(staging, manifest)

@@ -133,6 +133,24 @@ def write_chunks(data: Path, ids: list[str], fields: list[str], rows: list[list]
     return metadata, {"chunk": ids_chunk, "dir": "data/ids"}
 
 
+DEEP_ZOOM_CHUNK = 4096
+
+
+def write_deep_zoom(data: Path, entries: list, chunk: int = DEEP_ZOOM_CHUNK) -> dict:
+    """The per-image deep-zoom services (deep_zoom_entries): one data/deep-zoom.json when they fit in one
+    chunk, else data/deep-zoom/<k>.json of `chunk` entries each (so that opening one image's deep zoom on a
+    map of a million does not load a million URLs). Returns the manifest's `deep_zoom`."""
+    data = Path(data)
+    dump = lambda doc: json.dumps(doc, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+    if len(entries) <= chunk:
+        (data / "deep-zoom.json").write_text(dump(list(entries)), encoding="utf-8")
+        return {"file": "data/deep-zoom.json"}
+    (data / "deep-zoom").mkdir(parents=True, exist_ok=True)
+    for k in range(0, len(entries), chunk):
+        (data / "deep-zoom" / f"{k // chunk}.json").write_text(dump(list(entries[k:k + chunk])), encoding="utf-8")
+    return {"chunk": chunk, "dir": "data/deep-zoom"}
+
+
 def write_metadata(path: Path, ids: list[str], fields: list[str], rows: list[list]) -> None:
     doc = {"ids": ids, "fields": fields, "rows": [[_json_value(v) for v in row] for row in rows]}
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")

@@ -250,6 +250,25 @@ def test_a_multi_level_site_tiles_by_position_and_shards_per_image_files(tmp_pat
         ref = np.asarray(im.convert("RGB").resize((16, 16)), dtype=float)
     assert np.abs(cell - ref).mean() < 12
     assert (site / "data" / "lightbox" / shard_of(meta["ids"][i]) / f"{meta['ids'][i]}.webp").is_file()
+    # level-0 pages are JPEG; the hotspot panel's thumbnails are in one sheet, each the representative's
+    assert all(p.endswith(".jpg") for p in at["pages"])
+    sheet_entry = man["clusters"]["thumbs"]
+    hotspots = man["clusters"]["hotspots"]
+    size, cols = sheet_entry["size"], sheet_entry["columns"]
+    with Image.open(site / sheet_entry["file"]) as sheet:
+        sheet = sheet.convert("RGB")
+        assert sheet.height == size * -(-len(hotspots) // cols)
+        for k, hs in enumerate(hotspots):
+            r = hs["representative"]
+            x, y, w, h = (int(v) for v in cells[r])
+            t = int(tile_of[r])
+            with Image.open(site / tiles["dir"] / str(t // 1000) / f"{t}.webp") as im:
+                ref = im.convert("RGB").crop((x, y, x + w, y + h))
+            side = min(w, h)   # the centre square, as the sheet crops it
+            ref = ref.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+            got = sheet.crop(((k % cols) * size, (k // cols) * size, (k % cols + 1) * size, (k // cols + 1) * size))
+            diff = np.abs(np.asarray(got.resize((16, 16)), float) - np.asarray(ref.resize((16, 16)), float)).mean()
+            assert diff < 14, (k, diff)
     # no folder of the site holds more than a few files per image (sharded), no stray pack file anywhere
     assert not list(site.rglob("*.pack")) and not list(res.artifacts_dir.rglob("*.pack"))
     assert np.load(res.artifacts_dir / "features.npy").shape == (60, 1280)

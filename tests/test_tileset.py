@@ -95,8 +95,13 @@ def test_tile_files_are_sharded_by_thousands(tmp_path):
 
 def test_level0_cell_size_fits_every_image_in_a_few_pages():
     assert atlas.level0_cell_size(267) == 64
-    assert atlas.level0_cell_size(100_000) == 14
-    assert atlas.level0_cell_size(1_000_000) == 4
-    for n in (1000, 50_000, 1_000_000):
+    assert atlas.level0_cell_size(5000) == 64       # one level: 64 px cells in at most 8 pages
+    assert atlas.level0_cell_size(5500) < 64        # tiles hold the 64 px cells; level 0 serves the overview
+    assert atlas.level0_cell_size(100_000) == 7
+    assert atlas.level0_cell_size(1_000_000) == 4   # the smallest cell
+    for n in (1000, 5000, 5500, 20_000, 50_000, 100_000, 1_000_000):
         c = atlas.level0_cell_size(n)
-        assert n * 1.5 * c * c <= atlas.LEVEL0_PAGES * 2048 * 2048
+        pages = n * 1.5 * c * c / (2048 * 2048)
+        assert pages <= atlas.LEVEL0_PAGES
+        if c < 64 and c > atlas.LEVEL0_MIN_CELL:  # tiled: about LEVEL0_TILED_PAGES pages
+            assert atlas.LEVEL0_TILED_PAGES / 2 <= pages <= atlas.LEVEL0_TILED_PAGES, (n, c, pages)

@@ -568,6 +568,40 @@ def test_missing_deep_zoom_file_leaves_the_lightbox_as_before(browser, dz, tmp_p
         broken.server.close()
 
 
+def test_deep_zoom_in_chunks_loads_only_the_open_images_chunk(browser, dz, tmp_path):
+    """A big site's deep-zoom entries in chunks (pixmap.site.write_deep_zoom; chunk 4 here so that a small
+    site has several): opening an image fetches its chunk only, and its deep zoom works as before."""
+    from pixmap.site import write_deep_zoom
+
+    folder = tmp_path / "site"
+    shutil.copytree(dz.site.folder, folder)
+    entries = json.loads((folder / "data" / "deep-zoom.json").read_text(encoding="utf-8"))
+    (folder / "data" / "deep-zoom.json").unlink()
+    entry = write_deep_zoom(folder / "data", entries, chunk=4)
+    assert entry == {"chunk": 4, "dir": "data/deep-zoom"}
+    assert len(list((folder / "data" / "deep-zoom").glob("*.json"))) == -(-len(entries) // 4)
+    manifest_path = folder / "data" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["deep_zoom"] = entry
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    chunked = Site(folder)
+    page = new_page(browser)
+    try:
+        open_map(page, chunked)
+        assert not [u for u in page.rec.requests if "deep-zoom" in u]
+        i = dz.local[0]
+        open_image(page, chunked, i)
+        wait_state(page, "ready")
+        wanted = f"data/deep-zoom/{i // 4}.json"
+        assert [u for u in page.rec.requests if "deep-zoom" in u] == [chunked.url + wanted]
+        image_id = chunked.metadata["ids"][i]
+        assert f"{chunked.url}data/tiles/{image_id}/info.json" in page.rec.requests
+        assert page.rec.page_errors == []
+    finally:
+        page.context.close()
+        chunked.server.close()
+
+
 def test_version_1_site_opens_as_before(page, v1_site):
     site = v1_site
     open_map(page, site)

@@ -467,6 +467,48 @@ def test_hotspots_work_once_their_file_arrives(browser, v3):
         page.context.close()
 
 
+def _cover(img, box, size=96):
+    """The image's cell box drawn as the hotspot panel draws it: scaled to cover a size x size square, centred."""
+    x, y, w, h = (int(v) for v in box)
+    crop = img.crop((x, y, x + w, y + h))
+    s = max(size / w, size / h)
+    dw, dh = w * s, h * s
+    big = crop.resize((max(1, round(dw)), max(1, round(dh))), Image.Resampling.BICUBIC)
+    out = Image.new("RGB", (size, size))
+    out.paste(big, (round((size - dw) / 2), round((size - dh) / 2)))
+    return np.asarray(out).astype(int)
+
+
+def test_hotspot_thumbnails_come_from_the_sheet_when_level_0_is_small(browser, v3):
+    """Level 0's 8 px cells make 48 px hotspot thumbnails a blur; after the first frame each is redrawn
+    from the site's hotspot sheet (64 px, one request): the panel's pixels match the representative's
+    level-1 cell (the same picture a tile holds), not its level-0 cell."""
+    page = new_page(browser)
+    try:
+        open_map(page, v3)
+        hotspots = v3.manifest["clusters"]["hotspots"]
+        page.wait_for_function("n => document.querySelectorAll('#hotspots button[data-thumb=sheet]').length === n",
+                               arg=len(hotspots), timeout=20_000)
+        assert sum("hotspots.jpg" in u for u in page.rec.requests) == 1
+        atlas = v3.manifest["atlas"]
+        page0 = Image.open(v3.folder / atlas["pages"][0]).convert("RGB")
+        for h in hotspots[:6]:
+            r = h["representative"]
+            shown = page.evaluate("""id => {
+              const c = document.querySelector(`#hotspots button[data-hotspot="${id}"] canvas`);
+              return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+            }""", h["id"])
+            shown = np.asarray(shown, dtype=int).reshape(96, 96, 4)[:, :, :3]
+            t = int(v3.tile_of[r])
+            tile = Image.open(v3.folder / v3.tiles["dir"] / str(t // v3.tiles["shard"]) / f"{t}.webp").convert("RGB")
+            from_tile = np.abs(shown - _cover(tile, v3.tile_cells[r])).mean()
+            from_level0 = np.abs(shown - _cover(page0, v3.cells[r, 1:])).mean()
+            assert from_tile < 15 and from_tile < from_level0 / 2, (h, from_tile, from_level0)
+        assert_clean(page)
+    finally:
+        page.context.close()
+
+
 def test_3d_hover_and_tiles(browser, v3):
     page = new_page(browser)
     try:

@@ -75,41 +75,52 @@ export function serviceOf(entry) {
   return insideSite(url, root) ? {url: url.href, local: true} : null;
 }
 
-/** data/deep-zoom.json, fetched once when the lightbox first asks (sites without it: no request). */
+/**
+ * data/deep-zoom.json, fetched once when the lightbox first asks (sites without it: no request); or, on a big
+ * site, its chunks (`deep_zoom.dir`/<k>.json, `deep_zoom.chunk` entries each), fetched per image as needed.
+ */
 export class DeepZoomIndex {
   constructor(manifest) {
     const dz = manifest && manifest.deep_zoom;
     this.file = dz && typeof dz.file === "string" ? dz.file : null;
-    this.loading = null;
+    this.dir = dz && typeof dz.dir === "string" && dz.chunk > 0 ? dz.dir : null;
+    this.chunk = this.dir ? Math.floor(dz.chunk) : 0;
+    this.loading = new Map(); // file -> Promise of its list
   }
 
   get available() {
-    return this.file !== null;
+    return this.file !== null || this.dir !== null;
   }
 
-  _load() {
-    if (!this.loading) {
-      this.loading = (async () => {
-        const url = new URL(this.file, siteRoot());
-        if (!insideSite(url)) throw new Error(`${this.file} is outside the site`);
+  _load(file) {
+    if (!this.loading.has(file)) {
+      const loading = (async () => {
+        const url = new URL(file, siteRoot());
+        if (!insideSite(url)) throw new Error(`${file} is outside the site`);
         const res = await fetch(url);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const list = await res.json();
         if (!Array.isArray(list)) throw new Error("not a JSON array");
         return list;
       })();
-      this.loading.catch((err) => {
-        console.warn(`pixmap: deep zoom is off, ${this.file} could not be read:`, err.message);
+      loading.catch((err) => {
+        console.warn(`pixmap: deep zoom is off for the images in ${file}, it could not be read:`, err.message);
       });
+      this.loading.set(file, loading);
     }
-    return this.loading;
+    return this.loading.get(file);
   }
 
   /** Promise of image i's service ({url, local}) or null. Never rejects. */
   async service(i) {
     if (!this.available) return null;
     try {
-      const list = await this._load();
+      if (this.dir !== null) {
+        const k = Math.floor(i / this.chunk);
+        const list = await this._load(`${this.dir}/${k}.json`);
+        return serviceOf(list[i - k * this.chunk]);
+      }
+      const list = await this._load(this.file);
       return serviceOf(list[i]);
     } catch {
       return null;

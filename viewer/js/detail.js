@@ -18,6 +18,14 @@ export const detail = {
       this.preloaded = Promise.all([clusters && clusters.catch(() => {}),
         this.meta.preload().catch((err) => this._layoutError(err))]);
     }
+    const sheet = m.clusters && m.clusters.thumbs;
+    if (sheet && sheet.size > 0 && sheet.columns > 0) {
+      // (a big site's hotspot thumbnails: level 0's cells are too small for them)
+      this.loader.image(sheet.file).then((bitmap) => {
+        this.hotspotPanel.drawFromSheet(bitmap, sheet);
+        bitmap.close();
+      }).catch((err) => console.warn("pixmap: the hotspot thumbnails stay small:", err.message));
+    }
     const tiles = m.atlas.tiles;
     if (tiles && tiles.count > 0) {
       loadTileIndex(this.loader, m).then((index) => this._startTiles(index))

@@ -40,14 +40,31 @@ export class HotspotPanel {
       const r = h.representative;
       if (!(r >= 0) || cells[r * 5] !== page) continue;
       const [x, y, w, hgt] = [cells[r * 5 + 1], cells[r * 5 + 2], cells[r * 5 + 3], cells[r * 5 + 4]].map((v) => v * k);
-      const item = this.items.get(h.id);
-      if (!item || !w || !hgt) continue;
-      const ctx = item.canvas.getContext("2d");
-      const s = Math.max(THUMB / w, THUMB / hgt); // cover the square
-      const dw = w * s, dh = hgt * s;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(bitmap, x, y, w, hgt, (THUMB - dw) / 2, (THUMB - dh) / 2, dw, dh);
+      this._draw(h.id, bitmap, x, y, w, hgt);
     }
+  }
+
+  _draw(id, bitmap, x, y, w, hgt) {
+    const item = this.items.get(id);
+    if (!item || !w || !hgt) return;
+    const ctx = item.canvas.getContext("2d");
+    const s = Math.max(THUMB / w, THUMB / hgt); // cover the square
+    const dw = w * s, dh = hgt * s;
+    ctx.imageSmoothingQuality = "high";
+    ctx.clearRect(0, 0, THUMB, THUMB);
+    ctx.drawImage(bitmap, x, y, w, hgt, (THUMB - dw) / 2, (THUMB - dh) / 2, dw, dh);
+  }
+
+  /**
+   * The thumbnails from the site's hotspot sheet (manifest clusters.thumbs: a big site, whose level-0
+   * cells are too small for them): square cells of `size` px, `columns` to a row, in hotspot order.
+   */
+  drawFromSheet(bitmap, {size, columns}) {
+    this.hotspots.forEach((h, k) => {
+      this._draw(h.id, bitmap, (k % columns) * size, Math.floor(k / columns) * size, size, size);
+      const item = this.items.get(h.id);
+      if (item) item.button.dataset.thumb = "sheet";
+    });
   }
 
   setSelected(id) {
