@@ -106,6 +106,12 @@ def build_options(f):
                      help="Also write static IIIF tiles of the local images, so the lightbox zooms into them "
                           "up to full resolution (IIIF images deep-zoom from their own Image API service "
                           "without this). Costs disk space: about the size of the originals as JPEG."),
+        click.option("--facets", default=None,
+                     help="Metadata fields offered as filters, e.g. 'artist,year,tags' [default: category, tags, "
+                          "every text field with 2-50 distinct values, year and numeric fields]."),
+        click.option("--search-language", type=click.Choice(["en", "fr", "de", "nl", "es", "it"]), default=None,
+                     help="Language of the metadata, for the search's plural and word-form matching [default: "
+                          "the first of --language that it knows, else en]."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
                      help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atlas, features, models
+from . import atlas, content, features, models
 from . import images as imageio
 from .site import shard_of
 from .tileset import encode_cell
@@ -54,6 +54,7 @@ class PassResult:
     tiles: dict = field(default_factory=dict)            # kept index -> "data/tiles/<shard>/<id>/info.json" (--deep-zoom)
     model_seconds: float = 0.0
     download_wait_seconds: float = 0.0                   # decoding waiting for IIIF downloads (summed)
+    colours: np.ndarray | None = None                    # (n, len(content.COLOUR_NAMES)) uint8 shares x 255
 
 
 @dataclass
@@ -65,6 +66,7 @@ class _Done:
     model_input: np.ndarray | None
     vector: np.ndarray | None
     tiles: str | None = None   # "data/tiles/<id>/info.json" when --deep-zoom wrote tiles for it
+    colours: np.ndarray | None = None  # its colour names' shares (content.name_shares), uint8 x 255
 
 
 @dataclass
@@ -128,6 +130,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                 thumb, thumb_bytes = imageio.fit(large, cell_source), None
             cell = atlas.cell_image(thumb, cell_size)
             cell1 = encode_cell(atlas.cell_image(thumb, tile_cell)) if pack is not None else None
+            colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
+            colours = np.round(colours * 255).astype(np.uint8)
             tiles = _deep_zoom_tiles(raw, src, data_dir, opts) if opts.get("deep_zoom") and src.remote is None else None
             vector = cache.get(key)
             model_input = imageio.square(large, in_size) if vector is None else None
@@ -152,9 +156,10 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             for path in written:  # no half of an image's files is left behind
                 path.unlink(missing_ok=True)
             return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
-        return _Done(key, size, cell, cell1, model_input, vector, tiles)
+        return _Done(key, size, cell, cell1, model_input, vector, tiles, colours)
 
     res = PassResult()
+    colour_rows = np.zeros((len(sources), len(content.COLOUR_NAMES)), np.uint8)
     waited: list[float] = []   # seconds each decode spent waiting for its download
     vectors = VectorFile(features_path or data_dir.parent / ".features.npy", capacity=len(sources))
     pending: list[tuple[int, str, np.ndarray]] = []
@@ -210,6 +215,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                     res.indices.append(idx)
                     res.sizes.append(done.size)
                     writer.add(i, done.cell)
+                    colour_rows[i] = done.colours
                     if pack is not None:
                         pack.add(i, done.cell1)
                     if done.tiles:
@@ -242,6 +248,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     res.download_wait_seconds = float(sum(waited))
     res.pages = pages
     res.cells = cells[:n]
+    res.colours = colour_rows[:n]
     res.features = vectors.close(n)
     if pack is not None:
         pack.finish()

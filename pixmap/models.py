@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = [
     "MODEL_NAMES", "DEFAULT_MODEL", "ModelError", "FeatureModel",
-    "input_size", "load_model", "read_legacy_torch_state_dict",
+    "input_size", "load_model", "read_legacy_torch_state_dict", "classifier_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -696,3 +696,34 @@ def load_model(name: str = DEFAULT_MODEL, weights="default", *, batch_size: int 
     source = path if path is not None else ("imagenet" if weights is not None else None)
     return FeatureModel(name, model, run_model, preprocess, has_classifier, source,
                         batch_size=batch_size, jit_compile=jit_compile, folded=folded)
+
+
+def classifier_weights(model=DEFAULT_MODEL, weights="default"):
+    """The ImageNet classifier head: ``(W, b)``, float32 ``(dim, 1000)`` and ``(1000,)``, or None.
+
+    ``logits = features @ W + b`` where ``features`` are exactly what ``model(batch)`` returns (and what
+    the build stores in ``features.npy``: the pooled penultimate activations, not normalised), so
+    ``softmax(logits)`` equals ``model.classify(batch)``. ``model``: a loaded :class:`FeatureModel` (the
+    head is read from its Keras model), or a model name with ``weights`` as in :func:`load_model`; for
+    Lite0 with its packaged (or a legacy ``.pth``) weights file the head is read from the file without
+    TensorFlow (~0.2 s), else the model is loaded. None for models without a head (``inception_v3``,
+    ``resnet50``: built with ``include_top=False``).
+    """
+    if isinstance(model, FeatureModel):
+        if not model.has_classifier:
+            return None
+        kernel, bias = model.keras_model.get_layer("fc").get_weights()
+        return np.ascontiguousarray(kernel, np.float32), np.ascontiguousarray(bias, np.float32)
+    name = _canonical_name(model)
+    if name != "efficientnet-lite0":
+        return None
+    default = isinstance(weights, str) and weights in ("default", "imagenet")
+    path = _packaged_lite0_weights() if default else (
+        _check_weights_path(weights) if weights is not None else None)
+    if path is not None and not _is_keras_file(path):
+        sd = read_legacy_torch_state_dict(path)
+        if "_fc.weight" not in sd or "_fc.bias" not in sd:
+            raise ModelError(f"{path} is not an EfficientNet-Lite0 state dict: it has no _fc layer")
+        return (np.ascontiguousarray(sd["_fc.weight"].T, np.float32),
+                np.ascontiguousarray(sd["_fc.bias"], np.float32))
+    return classifier_weights(load_model(name, weights))

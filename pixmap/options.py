@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from . import images as imageio
-from . import models
+from . import models, textnorm
 
 
 class OptionError(ValueError):
@@ -26,7 +26,7 @@ DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
     cell_size=None, atlas_size=2048, thumb_size=None, lightbox_size=1024, image_format="webp",
     level0_cell=None, seed=0, max_images=None, sample=None, max_pixels=imageio.MAX_PIXELS,
     iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
-    deep_zoom=False,
+    deep_zoom=False, facets=None, search_language=None,
 )
 
 # Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
@@ -72,6 +72,9 @@ def check_options(opts: dict) -> None:
         raise OptionError("download-workers must be at least 1")
     if opts["site_url"] and not str(opts["site_url"]).lower().startswith(("http://", "https://")):
         raise OptionError(f"site-url must be an http(s) URL such as https://you.github.io/map/, not {opts['site_url']!r}")
+    if opts["search_language"] and str(opts["search_language"]).lower() not in textnorm.LANGUAGES:
+        raise OptionError(f"search-language must be one of {', '.join(textnorm.LANGUAGES)}, "
+                          f"not {opts['search_language']!r}")
     if opts["metric"] not in METRICS:
         raise OptionError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
     if int(opts["pca_components"]) < 2:
@@ -102,3 +105,7 @@ def check_columns(opts: dict, meta) -> None:
             raise OptionError(f"--{option} {value}: no such metadata column (columns: {have})")
     if opts["supervised"] and "label" not in columns:
         raise OptionError(f"--supervised needs a 'label' metadata column (columns: {have})")
+    for name in str(opts.get("facets") or "").split(","):
+        name = name.strip().lower()
+        if name and name not in columns and not (name == "year" and "date" in columns):
+            raise OptionError(f"--facets {name}: no such metadata column (columns: {have})")

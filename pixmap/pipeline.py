@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, clusters, features, imagepass, site, sources
+from . import __version__, atlas, clusters, features, findindex, imagepass, site, sources
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
 from .options import DEFAULTS, OptionError, check_columns, check_options, parse_list  # noqa: F401 (re-exported)
@@ -276,6 +276,15 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
                                        int(opts["max_clusters"]), int(opts["seed"]))
         timings["hotspots"] = time.perf_counter() - t
 
+        # ---- what the images show (for search and the hotspots' names)
+        t = time.perf_counter()
+        print_stage(progress, "content: ImageNet classes and colour names")
+        found_content = findindex.content_of(images.features, images.colours, opts, progress=progress)
+        if found_content.note:
+            log.info(found_content.note)
+        findindex.relabel_hotspots(clustering, found_content)
+        timings["content"] = time.perf_counter() - t
+
         # ---- site and artifacts
         t = time.perf_counter()
         manifest = site.base_manifest(title, n, f"pixmap {__version__}")
@@ -303,6 +312,10 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
                                               "columns": atlas.HOTSPOT_COLUMNS}
         ids = [s.id for s in kept]
         manifest["metadata"], manifest["ids"] = site.write_chunks(data, ids, fields, rows)
+        t_find = time.perf_counter()
+        manifest.update(findindex.write_find(data, fields, rows, found_content, manifest["metadata"]["columns"],
+                                             opts, progress=progress))
+        timings["search_index"] = time.perf_counter() - t_find
         deep_zoom = site.deep_zoom_entries(kept, images.tiles)
         if any(deep_zoom):
             manifest["deep_zoom"] = site.write_deep_zoom(data, deep_zoom)
