@@ -9,6 +9,21 @@
 //   pixmap.layouts(), pixmap.ids()     names in manifest order, image ids in data order
 //   pixmap.stats()                     counts (thumbnails and tiles loaded, GPU bytes, frame time, ...)
 //
+// Search, filters and colouring (sites of format version 4; docs/site-format.md):
+//   await pixmap.search(q)             the map shows the query (as if typed in the search box and
+//                                      submitted) and resolves to its hits that pass the filters,
+//                                      [{id, score}] best first; search("") clears. Rejects on a site
+//                                      without a search index.
+//   await pixmap.filter(spec)          replaces the filters: {field: [values], year: [min, max]} (values
+//                                      of a facet: any of them; a range: inclusive, null leaves a bound
+//                                      open); {} clears. Resolves to how many images pass (search too).
+//                                      Numeric columns filter on version-3 sites too.
+//   pixmap.matches()                   the ids that pass the search and the filters now, in data order
+//                                      (every id when neither is set). A promise while a search or
+//                                      filter is being applied, or on a big site whose ids load in chunks.
+//   await pixmap.colorBy(field)        colour by a facet or numeric column, or "hotspot"; null: off
+//   pixmap.state()                     also {query, filters, colorBy}; the URL hash keeps them too
+//
 // A large version-3 site loads its ids in chunks, when needed. There ids() and pick() return a promise
 // while the ids they need are not loaded, open(id) and flyTo(id) look the id up first, and
 // screenPosition(id) needs the id found first (`await pixmap.index(id)`); `await` works on every site.
@@ -44,7 +59,8 @@ export function installApi(app) {
     const r = app.canvas.getBoundingClientRect();
     return app.pickAt(x - r.left, y - r.top);
   };
-  const ready = app.ready.then(() => app.preloaded).then(() => undefined);
+  // (ready also waits for the search, filters and colouring a link asked for)
+  const ready = app.ready.then(() => app.preloaded).then(() => app.findRestored).then(() => undefined);
   ready.catch(() => {}); // a failed start is shown on the page; awaiting `ready` still rejects
   window.pixmap = Object.freeze({
     ready,
@@ -64,6 +80,37 @@ export function installApi(app) {
     /** The id of image i (a promise). */
     id: (i) => { need(); return app.meta.id(i); },
     stats: () => { need(); return app.stats(); },
+    search: async (q) => {
+      need();
+      const find = app.find;
+      if (!find.hasSearch && String(q ?? "").trim()) throw new Error("this map has no search index");
+      const result = await find.search(q ?? "", {typing: false, limit: Infinity});
+      if (result === null && find.query !== String(q ?? "")) await find.settled(); // (a newer query won)
+      const hits = find.rankedHits();
+      const ids = await Promise.all(hits.map((h) => app.meta.id(h.index)));
+      return hits.map((h, k) => ({id: ids[k], score: h.score}));
+    },
+    filter: async (spec) => {
+      need();
+      if (spec !== null && spec !== undefined && (typeof spec !== "object" || Array.isArray(spec))) {
+        throw new Error("pixmap.filter(spec): spec is {field: [values], year: [min, max]}");
+      }
+      await app.find.setFilters(spec || {});
+      return app.find.count;
+    },
+    matches: () => {
+      need();
+      const find = app.find;
+      const now = () => {
+        const idx = find.matchedIndices();
+        if (!idx) return app.meta.idsSync() || app.meta.allIds();
+        if (app.meta.complete()) return Array.from(idx, (i) => app.meta.idSync(i));
+        return Promise.all(Array.from(idx, (i) => app.meta.id(i)));
+      };
+      if (find.pending) return find.settled().then(now);
+      return now();
+    },
+    colorBy: async (field) => { need(); await app.find.colorBy(field ?? null); },
     /** Select a hotspot (by its id) and fly to it. */
     selectHotspot: (id, options) => app.selectHotspot(id, options),
     clearSelection: () => { need(); app.clearSelection(); },

@@ -20,6 +20,8 @@ import {interaction} from "./interaction.js";
 import {LabelLayer} from "./labels.js";
 import {parseHash, HashWriter} from "./urlstate.js";
 import {installApi} from "./api.js";
+import {Find} from "./find.js";
+import {FindUi} from "./findui.js";
 import {attachInput} from "./input.js";
 import {showMessage, formatBytes} from "./dom.js";
 
@@ -56,6 +58,7 @@ class App {
     this.pickMsMax = 0;
     this.clustersReady = new Promise((resolve) => { this._clustersLoaded = resolve; });
     this.preloaded = Promise.resolve();
+    this.findRestored = Promise.resolve(); // search, filters and colouring from the link applied
   }
 
   // ---------------------------------------------------------------- start-up
@@ -194,6 +197,10 @@ class App {
     setTimeout(() => { loading.hidden = true; }, 350);
     if (saved.open) this.openById(saved.open, {quiet: true});
     this._scheduleLod();
+    // search, filters and colouring (version 4; the UI stays hidden on sites without them)
+    this.find = new Find(this);
+    this.findUi = new FindUi(this.find, this);
+    this.findRestored = this.find.restore(saved);
     this._resolveReady();
     this._loadLater();
     this._prefetchLayouts();
@@ -266,6 +273,7 @@ class App {
       if (saved.camera) this.setCamera(saved.camera);
       if (saved.open) this.openById(saved.open, {quiet: true});
       else this.lightbox.close();
+      if (this.find) this.find.follow(saved);
     };
     go().catch((err) => this._layoutError(err));
   }
@@ -274,14 +282,15 @@ class App {
     const lb = this.lightbox;
     const open = (lb && lb.isOpen ? lb.id : null) || this.pendingOpenId;
     const layout = this.activeLayout().name;
-    return {layout, camera: this.camera.state, open, hotspot: this.selectedCluster >= 0 ? this.selectedCluster : null};
+    return {layout, camera: this.camera.state, open, hotspot: this.selectedCluster >= 0 ? this.selectedCluster : null,
+      ...(this.find ? this.find.state() : {})};
   }
 
   state() {
     const s = this._hashState();
     const selection = this.selection ? Array.from(this.selection, (i) => this.meta.idSync(i)) : [];
     return {layout: s.layout, camera: s.camera, open: s.open, selection, transitioning: !!this.transition,
-      hotspot: s.hotspot};
+      hotspot: s.hotspot, query: s.query, filters: s.filters, colorBy: s.colorBy};
   }
 
   /** Where image i is drawn now (mid-transition too), in page (client) CSS pixels. */
@@ -416,6 +425,7 @@ class App {
       ...this.budget.stats(),
       ...this.meta.stats(),
       ...(this.tileStream ? this.tileStream.stats() : {}),
+      ...(this.find ? this.find.stats() : {}),
     };
   }
 }

@@ -7,16 +7,21 @@
 // another. No per-frame CPU work proportional to the number of images. Every texture is counted in
 // the GPU budget (budget.js).
 //
-// Texture units: up to 5 in the vertex stage (positions A and B, atlas cell rectangles, hotspots,
-// a draw list), 1 in the fragment stage (atlas page group / tile array / thumbnail array / big image):
-// within any WebGL2 GPU's limits (at least 16 each; checked at start-up).
+// Texture units: up to 6 in the vertex stage (positions A and B, atlas cell rectangles, hotspots,
+// a draw list, and while search/filters/colouring are in use the per-image state), 1 in the fragment
+// stage (atlas page group / tile array / thumbnail array / big image): within any WebGL2 GPU's limits
+// (at least 16 each; checked at start-up).
+// Search, filters and colouring (setPointState): per image a state (normal, dimmed, matched,
+// highlighted) and a colour in one RGBA8UI texture; while any is set every pass reads it (the STATE
+// variants), the matched images are drawn again on top of the dimmed ones (the "hits" pass, from a
+// list of their slots) and the highlighted one last.
 // Atlas pages live in TEXTURE_2D_ARRAY layers; a group is as many pages as one array may hold
 // (MAX_ARRAY_TEXTURE_LAYERS and a memory cap), so big collections take one draw per group.
 // Images are drawn in "slot" order: sorted by atlas page, so each group is one contiguous range.
 
 import {createProgram, createDataTexture, createArrayTexture, dataTextureShape} from "./gl.js";
 import {mat4} from "./camera.js";
-import {MAP_VS, MAP_FS, LINE_VS, LINE_FS, PASSES, DIM, variant} from "./shaders.js";
+import {MAP_VS, MAP_FS, LINE_VS, LINE_FS, PASSES, DIM, STATE_DIM, variant} from "./shaders.js";
 import {GpuBudget, textureBytes, MAX_POSITION_TEXTURES} from "./budget.js";
 import {atlasLevels} from "./data.js";
 import {TileTextures, LIST_WIDTH} from "./tiletex.js";
@@ -128,7 +133,16 @@ export class Renderer {
     this.memberRanges = new Map(); // hotspot id -> [first, count] in memberSlots
     if (site.clusters) this.setClusters(site.clusters);
 
-    // ---- programs. Units: 0-2 positions A/B and cells, 3 image source, 4 list, 5 hotspots-----------------
+    // ---- search, filters, colour by (setPointState): allocated on first use ----------------------
+    this.stateActive = false;
+    this.stateTex = null;
+    this.stateData = null;
+    this.hitsTex = null;
+    this.hitsCount = 0;
+    this.hitsRanges = [];
+    this.highlight = -1;
+
+    // ---- programs. Units: 0-2 positions A/B and cells, 3 image source, 4 list, 5 hotspots, 6 state -----
     this.programs = new Map(); // compiled on first use (or by warmUp): `${pass}${dims}${t}`
     this.program("map", 2, false);
     this.line = createProgram(gl, LINE_VS, LINE_FS);
@@ -207,13 +221,63 @@ export class Renderer {
     return this.tiles;
   }
 
-  /** The program of a pass for a 2D (orthographic) or 3D (perspective) camera. */
-  program(name, dims, transition) {
-    const key = `${name}${dims}${transition ? "t" : ""}`;
+  /**
+   * Search, filters and colouring: per image (image order) a state, flags[i] 0 normal, 1 dimmed,
+   * 2 matched, 3 highlighted (null: all normal), and a colour, colours[4i..4i+2] when colours[4i+3] > 0
+   * (null: none). Both null: back to the lean drawing. Matched and highlighted images are drawn over
+   * the others.
+   */
+  setPointState(flags, colours) {
+    const gl = this.gl, n = this.n;
+    this.stateActive = !!(flags || colours);
+    this.highlight = -1;
+    if (!this.stateActive) {
+      this.hitsCount = 0;
+      return;
+    }
+    if (!this.stateTex) {
+      this.stateData = new Uint8Array(this.dataWidth * this.dataHeight * 4);
+      this.stateTex = this._dataTexture(gl.RGBA8UI, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, null, 4);
+      this.hitsList = new Int32Array(this.dataWidth * this.dataHeight);
+      this.hitsTex = this._dataTexture(gl.R32I, gl.RED_INTEGER, gl.INT, null, 4);
+    }
+    // (texels as little-endian uint32s: r | g << 8 | b << 16 | flags << 24)
+    const data = this.stateData, out = new Uint32Array(data.buffer), order = this.order, list = this.hitsList;
+    const col = colours ? new Uint32Array(colours.buffer, colours.byteOffset, n) : null;
+    let hits = 0;
+    for (let s = 0; s < n; s++) {
+      const i = order[s];
+      const f = flags ? flags[i] : 0;
+      const c = col ? col[i] : 0;
+      out[s] = c >>> 24 ? (c & 0xffffff) | ((f | 4) << 24) : f << 24;
+      if (f >= 2) list[hits++] = s;
+      if (f === 3) this.highlight = i;
+    }
+    gl.bindTexture(gl.TEXTURE_2D, this.stateTex);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, this.dataHeight, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, data);
+    // the matched images again, on top: only when some are dimmed (and at most half of the map)
+    const dimmed = flags ? n - hits : 0;
+    this.hitsCount = dimmed > 0 && hits > 0 && hits <= Math.max(n / 2, 1) ? hits : 0;
+    if (this.hitsCount) {
+      const rows = Math.ceil(hits / this.dataWidth);
+      gl.bindTexture(gl.TEXTURE_2D, this.hitsTex);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, rows, gl.RED_INTEGER, gl.INT,
+        list.subarray(0, rows * this.dataWidth));
+      const lower = (v) => { let a = 0, b = hits; while (a < b) { const m = (a + b) >> 1; if (list[m] < v) a = m + 1; else b = m; } return a; };
+      this.hitsRanges = this.groups.map((g) => {
+        const first = lower(g.first);
+        return [first, lower(g.first + g.count) - first];
+      });
+    }
+  }
+
+  /** The program of a pass for a 2D (orthographic) or 3D (perspective) camera (state: the STATE variant). */
+  program(name, dims, transition, state = false) {
+    const key = `${name}${dims}${transition ? "t" : ""}${state ? "s" : ""}`;
     let prog = this.programs.get(key);
     if (prog) return prog;
     const gl = this.gl;
-    const defines = {...PASSES[name], DIMS: dims, TRANSITION: transition ? 1 : 0};
+    const defines = {...PASSES[name], DIMS: dims, TRANSITION: transition ? 1 : 0, STATE: state ? 1 : 0};
     prog = createProgram(gl, variant(MAP_VS, defines), variant(MAP_FS, defines));
     const u = prog.u;
     gl.useProgram(prog.program);
@@ -224,16 +288,25 @@ export class Renderer {
     for (const sampler of ["uAtlas", "uThumbs", "uBig"]) if (u[sampler]) gl.uniform1i(u[sampler], 3);
     if (u.uList) gl.uniform1i(u.uList, 4);
     if (u.uDim) gl.uniform1f(u.uDim, DIM);
+    if (u.uState) gl.uniform1i(u.uState, 6);
+    if (u.uStateDim) gl.uniform1f(u.uStateDim, STATE_DIM);
     gl.uniform1i(u.uDataWidth, this.dataWidth);
     if (u.uAtlasInv) gl.uniform1f(u.uAtlasInv, this.atlasInv);
     this.programs.set(key, prog);
     return prog;
   }
 
-  /** Compile the other program variants in the background, one per task, so none stalls a frame. */
-  warmUp(dimsList = [2]) {
+  /** Compile the other program variants in the background, one per task, so none stalls a frame
+   *  (state: the variants search, filters and colouring use). */
+  warmUp(dimsList = [2], state = false) {
     const todo = [];
     for (const dims of dimsList) {
+      if (state) {
+        for (const pass of ["map", "hits", "one", "thumbs", "tilesLean", "tiles", "members", "big"]) todo.push([pass, dims, false, true]);
+        todo.push(["map", dims, true, true]);
+        if (dims === 2) todo.push(["mapList", 2, false, true]);
+        continue;
+      }
       todo.push(["map", dims, false], ["map", dims, true], ["hover", dims, false], ["thumbs", dims, false],
         ["members", dims, false], ["big", dims, false], ["tiles", dims, false], ["tilesLean", dims, false]);
       if (dims === 2) todo.push(["mapList", 2, false]);
@@ -498,6 +571,11 @@ export class Renderer {
     gl.bindTexture(gl.TEXTURE_2D, this.rectTex);
     gl.activeTexture(gl.TEXTURE5);
     gl.bindTexture(gl.TEXTURE_2D, this.clusterTex);
+    const state = this.stateActive;
+    if (state) {
+      gl.activeTexture(gl.TEXTURE6);
+      gl.bindTexture(gl.TEXTURE_2D, this.stateTex);
+    }
     const viewProj = mat4.multiply(f.proj, f.view);
     const hoverSlot = f.hover >= 0 ? this.slotOf[f.hover] : -1;
     const dims = f.depth ? 3 : 2;
@@ -505,8 +583,9 @@ export class Renderer {
     const transition = B !== A && f.t > 0;
     const size = transition ? f.sizeA + (f.sizeB - f.sizeA) * f.t : f.sizeA;
     const use = (name) => {
-      const prog = this.program(name, dims, transition), u = prog.u;
+      const prog = this.program(name, dims, transition, state && name !== "hover"), u = prog.u;
       gl.useProgram(prog.program);
+      if (u.uViewH) gl.uniform1f(u.uViewH, H);
       if (transition) gl.uniform1f(u.uT, f.t);
       if (dims === 3) {
         gl.uniformMatrix4fv(u.uViewProj, false, viewProj);
@@ -554,6 +633,34 @@ export class Renderer {
       }
       calls++;
     });
+    // pass 1b (search, filters): the matched images again, over the dimmed ones; the highlighted one last
+    // (zoomed into a big map, where the main pass is culled and few images overlap: only up to 50,000)
+    if (state && this.hitsCount && (!cull || this.hitsCount <= 50000)) {
+      u = use("hits");
+      bindList(this.hitsTex);
+      gl.uniform1i(u.uListWidth, this.dataWidth);
+      this.groups.forEach((g, k) => {
+        const [first, count] = this.hitsRanges[k];
+        if (!count) return;
+        bindSource(gl.TEXTURE_2D_ARRAY, g.tex);
+        gl.uniform1f(u.uPageBase, g.base);
+        gl.uniform1i(u.uListOffset, first);
+        gl.drawArrays(gl.TRIANGLES, 0, count * 6);
+        calls++;
+      });
+    }
+    if (state && this.highlight >= 0) {
+      const slot = this.slotOf[this.highlight];
+      const g = this.groups.find((grp) => slot >= grp.first && slot < grp.first + grp.count);
+      if (g) {
+        u = use("one");
+        gl.uniform1i(u.uSlot, slot);
+        bindSource(gl.TEXTURE_2D_ARRAY, g.tex);
+        gl.uniform1f(u.uPageBase, g.base);
+        gl.drawArrays(gl.TRIANGLES, 0, 6);
+        calls++;
+      }
+    }
     const thumbs = (from, to) => {
       if (to <= from || f.thumbs === false) return;
       bindList(this.thumbListTex);

@@ -7,7 +7,10 @@
 //   SOURCE  0 atlas cell, 1 thumbnail array layer, 2 the big image, 3 none (outline only),
 //           4 the image's cell in a level-1 tile (list entry: slot, layer, cell x | y << 16, w | h << 16);
 //   RICH    per-quad shade and outline (every pass but the main one, which stays as lean as a
-//           minimal vertex-pulling shader: positions, cell, 3 varyings).
+//           minimal vertex-pulling shader: positions, cell, 3 varyings);
+//   STATE   per-image state from a texture (search and filters: matched, dimmed, highlighted; a
+//           colour-by colour drawn as a tinted border, or as the whole dot at overview zoom). Only
+//           while search, filters or colouring are in use: otherwise the lean variants are drawn.
 export const MAP_VS = `
 precision highp float;
 precision highp int;
@@ -40,6 +43,17 @@ uniform float uTileInv;       // 1 / the tile size the cells are given in
 #endif
 #elif SINGLE
 uniform int uSlot;
+#endif
+#if STATE
+uniform highp usampler2D uState; // per slot: colour r, g, b; flags (bits 0-1: 0 normal, 1 dimmed,
+                              // 2 matched, 3 highlighted; bit 2: has a colour)
+uniform float uViewH;         // drawing buffer height, device px
+uniform float uStateDim;      // shade of dimmed images
+flat out vec4 vTint;          // colour, has a colour
+flat out vec3 vState;         // shade, highlighted, how much of the quad is the colour (1: a dot)
+#if !RICH
+out vec2 vQuad;               // quad uv
+#endif
 #endif
 #if RICH
 uniform isampler2D uClusters; // hotspot id per slot (-1: none)
@@ -82,6 +96,13 @@ void main() {
 #else
   vec4 clip = vec4(p.xy * uView2D.xy + uView2D.zw, 0.0, 1.0);
 #endif
+#if STATE
+  uvec4 st = texelFetch(uState, tc, 0);
+  uint sk = st.a & 3u;
+  float quadPx = max(halfSize.x, halfSize.y) * uClipScale.y * uViewH / max(clip.w, 1e-6);
+  vTint = vec4(vec3(st.rgb) / 255.0, (st.a & 4u) != 0u ? 1.0 : 0.0);
+  vState = vec3(sk == 1u ? uStateDim : 1.0, sk == 3u ? 1.0 : 0.0, 1.0 - smoothstep(6.0, 22.0, quadPx));
+#endif
   clip.xy += (q * 2.0 - 1.0) * halfSize * uClipScale;
   gl_Position = p.w < 0.0 ? vec4(2.0, 2.0, 2.0, 1.0) : clip;
   vec2 quv = vec2(q.x, 1.0 - q.y);
@@ -104,6 +125,9 @@ void main() {
   vInfo = vec4(layer, (uCluster >= 0 && !member) ? uDim : 1.0, (slot == uHover || member) ? 1.0 : 0.0, 0.0);
 #else
   vUv = vec3(atlasUv, layer);
+#if STATE
+  vQuad = quv;
+#endif
 #endif
 }`;
 
@@ -124,10 +148,38 @@ flat in vec4 vInfo;
 uniform float uShade;
 in vec3 vUv;
 #endif
+#if STATE
+flat in vec4 vTint;
+flat in vec3 vState;
+#if !RICH
+in vec2 vQuad;
+#endif
+// search, filters, colour by: the colour as the dot (overview) or a border; dimmed images darker and
+// greyer; a highlighted image outlined
+vec3 applyState(vec3 rgb, vec2 quv) {
+  vec2 px = fwidth(quv);
+  vec2 d = min(quv, 1.0 - quv);
+  if (vTint.a > 0.5) {
+    rgb = mix(rgb, vTint.rgb, vState.z);
+    vec2 w = max(px * 3.0, vec2(0.06));
+    if (d.x < w.x || d.y < w.y) rgb = vTint.rgb;
+  }
+  if (vState.y > 0.5) {
+    vec2 w = px * 4.0;
+    if (d.x < w.x || d.y < w.y) rgb = vec3(1.0, 1.0, 1.0);
+  }
+  if (vState.x < 1.0) rgb = mix(vec3(dot(rgb, vec3(0.3, 0.59, 0.11))), rgb, 0.35) * vState.x;
+  return rgb;
+}
+#endif
 out vec4 outColor;
 void main() {
 #if !RICH
+#if STATE
+  outColor = vec4(applyState(texture(uAtlas, vUv).rgb, vQuad) * uShade, 1.0);
+#else
   outColor = vec4(texture(uAtlas, vUv).rgb * uShade, 1.0);
+#endif
 #else
 #if SOURCE == 0 || SOURCE == 4
   vec3 rgb = texture(uAtlas, vec3(vUv.xy, vInfo.x)).rgb;
@@ -143,6 +195,9 @@ void main() {
   bool edge = d.x < width.x || d.y < width.y;
 #if SOURCE == 3
   if (!edge) discard;
+#endif
+#if STATE
+  rgb = applyState(rgb, vUv.zw);
 #endif
   if (edge && vInfo.z > 0.5) rgb = vec3(1.0, 0.78, 0.3);
   outColor = vec4(rgb * vInfo.y, 1.0);
@@ -160,7 +215,10 @@ export const PASSES = {
   tilesLean: {LIST: 1, SINGLE: 0, SOURCE: 4, RICH: 0}, // (no hotspot highlighted: no shades, no outlines)
   big: {LIST: 0, SINGLE: 1, SOURCE: 2, RICH: 1},
   hover: {LIST: 0, SINGLE: 1, SOURCE: 3, RICH: 1},
+  hits: {LIST: 1, SINGLE: 0, SOURCE: 0, RICH: 1}, // search hits and filtered images on top (with STATE)
+  one: {LIST: 0, SINGLE: 1, SOURCE: 0, RICH: 1},  // the highlighted image on top of them (with STATE)
 };
+export const STATE_DIM = 0.22;
 export const DIM = 0.3;
 
 export const LINE_VS = `#version 300 es

@@ -1,5 +1,7 @@
 // The view in the URL hash: #layout=umap&x=0.12&y=-0.3&zoom=4&open=<id> (2D) or
 // #layout=umap-3d&target=x,y,z&yaw=..&pitch=..&distance=..&open=<id> (3D); &hotspot=<id> when one is selected.
+// Search, filters and colouring (version 4): &q=<query>, &f.<field>=<value> once per selected value,
+// &r.<field>=<min>..<max> per range (a bound may be left out), &color=<field or "hotspot">.
 // Written with history.replaceState (no history entries), throttled.
 
 const num = (v) => {
@@ -11,7 +13,15 @@ export function parseHash(hash) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
   // (`image=` is read as `open=`)
   const out = {layout: params.get("layout") || null, open: params.get("open") || params.get("image") || null,
-    camera: null, hotspot: null};
+    camera: null, hotspot: null, query: params.get("q") || "", filters: {}, colorBy: params.get("color") || null};
+  for (const [key, value] of params) {
+    if (key.startsWith("f.") && key.length > 2) (out.filters[key.slice(2)] ||= []).push(value);
+    else if (key.startsWith("r.") && key.length > 2) {
+      const m = /^(.*?)\.\.(.*)$/.exec(value);
+      const bound = (v) => (v === "" || !Number.isFinite(Number(v)) ? null : Number(v));
+      if (m) out.filters[key.slice(2)] = [bound(m[1]), bound(m[2])];
+    }
+  }
   const hs = num(params.get("hotspot"));
   if (hs !== undefined) out.hotspot = hs;
   if (params.has("target")) {
@@ -25,7 +35,7 @@ export function parseHash(hash) {
   return out;
 }
 
-export function formatHash({layout, camera, open, hotspot}) {
+export function formatHash({layout, camera, open, hotspot, query, filters, colorBy}) {
   const parts = [];
   const enc = encodeURIComponent;
   if (layout) parts.push(`layout=${enc(layout)}`);
@@ -38,6 +48,15 @@ export function formatHash({layout, camera, open, hotspot}) {
     parts.push(`x=${camera.x.toFixed(d)}`, `y=${camera.y.toFixed(d)}`, `zoom=${camera.zoom.toPrecision(5)}`);
   }
   if (hotspot !== null && hotspot !== undefined) parts.push(`hotspot=${hotspot}`);
+  if (query) parts.push(`q=${enc(query)}`);
+  for (const [field, value] of Object.entries(filters || {})) {
+    if (value.length === 2 && value.every((v) => v === null || typeof v === "number")) {
+      parts.push(`r.${enc(field)}=${value[0] ?? ""}..${value[1] ?? ""}`);
+    } else {
+      for (const v of value) parts.push(`f.${enc(field)}=${enc(v)}`);
+    }
+  }
+  if (colorBy) parts.push(`color=${enc(colorBy)}`);
   if (open) parts.push(`open=${enc(open)}`);
   return "#" + parts.join("&");
 }
