@@ -63,9 +63,13 @@ def test_demo_build_writes_a_complete_site(built_site_result):
             assert im.format == "WEBP" and max(im.size) == 256
         with Image.open(site / image_file(man["lightbox"], ids[i])) as im:
             assert max(im.size) == 640  # source is 640 px: not upscaled to 1024
-    # manifest, one metadata chunk and one id chunk: nothing per image
-    assert sorted(p.relative_to(site).as_posix() for p in (site / "data").rglob("*.json")) == [
+    # manifest, one metadata chunk and one id chunk: nothing per image; the search index is sharded by
+    # a term's first character (a bounded number of dictionary files, whatever the image count)
+    data_json = sorted(p.relative_to(site).as_posix() for p in (site / "data").rglob("*.json"))
+    assert [p for p in data_json if not p.startswith("data/search/")] == [
         "data/ids/0.json", "data/manifest.json", "data/metadata/0.json"]
+    dict_shards = [p for p in data_json if p.startswith("data/search/dict/")]
+    assert 1 <= len(dict_shards) <= 64 and len(dict_shards) == len(data_json) - 3
 
 
 def test_artifacts(built_site_result):
