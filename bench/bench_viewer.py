@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench.synthetic_site import make_site_v3  # noqa: E402
 from tests.browser import CHROMIUM_FLAGS, StaticServer, find_chromium  # noqa: E402
 
-SITE_VERSION = "v3-1"  # bump when make_site_v3's output changes (cached sites are rewritten)
+SITE_VERSION = "v3-2"  # bump when make_site_v3's output changes (cached sites are rewritten)
 VIEWPORT = {"width": 1280, "height": 720}
 
 RAW_PAGE = r"""<!doctype html>
