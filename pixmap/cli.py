@@ -53,6 +53,11 @@ def build_options(f):
                      help="HDBSCAN: smallest hotspot, in images [default: about 1% of the collection, at least 5]."),
         click.option("--max-clusters", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Most hotspots to keep (the largest)."),
+        click.option("--hotspots", "hotspots", default=None, metavar="FILE",
+                     help="Curated hotspots: the hotspots.json the viewer's Edit > Save downloads. They replace "
+                          "HDBSCAN's (names, order, members and representatives kept, matched by image id; "
+                          "ids no longer in the build are reported). Without this option a hotspots.json in "
+                          "the --out folder is used; 'none' ignores it."),
         click.option("--cell-size", type=click.IntRange(8, 1024), default=None,
                      help="Height in pixels of each image in the atlas tiles the viewer loads as you zoom in "
                           "[default: 64]."),
@@ -112,6 +117,12 @@ def build_options(f):
         click.option("--search-language", type=click.Choice(["en", "fr", "de", "nl", "es", "it"]), default=None,
                      help="Language of the metadata, for the search's plural and word-form matching [default: "
                           "the first of --language that it knows, else en]."),
+        click.option("--neighbors-k", type=click.IntRange(0, 100), default=12, show_default=True,
+                     help="Similar images per image (nearest neighbours in the feature space), shown in the "
+                          "lightbox and drawn as the similarity graph; 0 for none (~5 bytes per image each)."),
+        click.option("--vectors/--no-vectors", default=True, show_default=True,
+                     help="Ship 64-byte compact feature vectors per image, for the viewer's \"recommended for "
+                          "you\" (loaded only when someone likes an image); --no-vectors keeps the site smaller."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
                      help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "
@@ -164,6 +175,9 @@ def _run_build(images, metadata, out, **kw):
         raise click.ClickException(str(exc)) from None
     click.echo(f"Map of {result.n_images} images written to {result.out_dir}")
     click.echo(f"Artifacts (features, layouts, config; not for publishing): {result.artifacts_dir}")
+    from .sitesize import report
+
+    click.echo(report(result.out_dir))
     if result.skipped:
         click.echo(f"{len(result.skipped)} file(s) skipped:", err=True)
         for path, reason in result.skipped:

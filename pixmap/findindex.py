@@ -72,8 +72,8 @@ def content_of(features, colours: np.ndarray, opts: dict, progress: bool = False
 
 def relabel_hotspots(clustering, found: Found) -> None:
     """Hotspots of a collection with no category column (labelled "Cluster N") are named by their members'
-    most distinctive content terms, when they have any."""
-    if found.terms is None or not clustering.hotspots:
+    most distinctive content terms, when they have any. Curated hotspots (pixmap.curation) keep their names."""
+    if found.terms is None or not clustering.hotspots or clustering.method == "curated":
         return
     plain = [h for h in clustering.hotspots if h.label.startswith("Cluster ")]
     if not plain:

@@ -27,6 +27,8 @@ DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
     level0_cell=None, seed=0, max_images=None, sample=None, max_pixels=imageio.MAX_PIXELS,
     iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
     deep_zoom=False, facets=None, search_language=None,
+    hotspots=None,
+    neighbors_k=12, vectors=True,
 )
 
 # Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
@@ -75,6 +77,13 @@ def check_options(opts: dict) -> None:
     if opts["search_language"] and str(opts["search_language"]).lower() not in textnorm.LANGUAGES:
         raise OptionError(f"search-language must be one of {', '.join(textnorm.LANGUAGES)}, "
                           f"not {opts['search_language']!r}")
+    given = opts.get("hotspots")
+    if given is not None and str(given).strip().lower() != "none" \
+            and not Path(os.path.expanduser(str(given))).is_file():
+        raise OptionError(f"hotspots file not found: {given}; give the hotspots.json the viewer's Save wrote "
+                          "(or none, to let HDBSCAN find the hotspots)")
+    if not 0 <= int(opts.get("neighbors_k") or 0) <= 100:
+        raise OptionError("neighbors-k must be between 0 (no similar images) and 100")
     if opts["metric"] not in METRICS:
         raise OptionError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
     if int(opts["pca_components"]) < 2:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, clusters, features, findindex, imagepass, site, sources
+from . import __version__, atlas, clusters, curation, discover, features, findindex, imagepass, site, sources
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
 from .options import DEFAULTS, OptionError, check_columns, check_options, parse_list  # noqa: F401 (re-exported)
@@ -79,6 +79,10 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
     artifacts = (Path(os.path.expanduser(str(artifacts_dir))).resolve() if artifacts_dir
                  else out_dir.with_name(out_dir.name + "-artifacts"))
+    try:  # curated hotspots: --hotspots, or the hotspots.json a user put in the site folder (pixmap.curation)
+        curated = curation.for_build(opts["hotspots"], out_dir)
+    except curation.CurationError as exc:
+        raise BuildError(str(exc)) from None
     if cache_dir is None:
         cache_dir = features.default_cache_dir()
     elif str(cache_dir).lower() == "none":
@@ -107,7 +111,7 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     try:
         out.open()
         result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
-                             title or "pixmap", progress, timings, fetcher=found.fetcher)
+                             title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated)
         result.skipped[:0] = found.problems
         result.artifacts_dir = out.artifacts_dir
         timings["total"] = time.perf_counter() - t_all
@@ -212,7 +216,8 @@ def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Fo
     return found
 
 
-def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None):
+def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None,
+                curated=None):
     from . import tileset
 
     data = staging / "data"
@@ -258,7 +263,11 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         warm.join()
         reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
         fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
-        layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress)
+        t_nn = time.perf_counter()   # one neighbour search for UMAP and the similar images (pixmap.discover)
+        graph = discover.search(reduced, opts)
+        timings["neighbors"] = time.perf_counter() - t_nn
+        layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress,
+                                                              neighbors=graph)
         umap2d = layouts[0]
         timings["layouts"] = time.perf_counter() - t
         timings.update({f"layout {k}": v for k, v in layout_times.items()})
@@ -267,13 +276,17 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 
         # ---- hotspots
         t = time.perf_counter()
-        print_stage(progress, "hotspots: HDBSCAN")
+        print_stage(progress, f"hotspots: curated, from {curated.path.name}" if curated else "hotspots: HDBSCAN")
         # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
         # else of category, else of label
         categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
                       or _column(fields, rows, "label"))
-        clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
-                                       int(opts["max_clusters"]), int(opts["seed"]))
+        if curated is not None:   # the viewer's saved hotspots replace HDBSCAN's (pixmap.curation)
+            curated_result = curation.apply_curation(curated, [s.id for s in kept], reduced, int(opts["seed"]))
+            clustering = curated_result.clustering
+        else:
+            clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
+                                           int(opts["max_clusters"]), int(opts["seed"]))
         timings["hotspots"] = time.perf_counter() - t
 
         # ---- what the images show (for search and the hotspots' names)
@@ -304,6 +317,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
         manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
                                 "hotspots": [h.to_json() for h in clustering.hotspots]}
+        if curated is not None:
+            manifest["clusters"]["curated"] = curation.manifest_entry(curated, curated_result)
         if pack is not None and clustering.hotspots:
             # level 0's cells are small: the hotspot panel gets its thumbnails from one small sheet
             sheet = atlas.hotspot_sheet([pack.get(h.representative) for h in clustering.hotspots])
@@ -316,6 +331,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         manifest.update(findindex.write_find(data, fields, rows, found_content, manifest["metadata"]["columns"],
                                              opts, progress=progress))
         timings["search_index"] = time.perf_counter() - t_find
+        manifest.update(discover.write(data, graph, reduced, opts))   # neighbours and vectors (version 5)
+        del graph
         deep_zoom = site.deep_zoom_entries(kept, images.tiles)
         if any(deep_zoom):
             manifest["deep_zoom"] = site.write_deep_zoom(data, deep_zoom)
@@ -340,7 +357,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 
     return BuildResult(out_dir=out_dir, artifacts_dir=artifacts, n_images=n, skipped=skipped,
                        metadata_unmatched=list(meta.unmatched) if meta else [],
-                       warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes + notes,
+                       warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes + notes
+                       + (curation.notes(curated, curated_result) if curated is not None else []),
                        timings=timings, layouts=[lay.name for lay in layouts],
                        n_computed=images.n_computed)
 
@@ -418,9 +436,11 @@ def print_stage(progress: bool, text: str) -> None:
 HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
 
 
-def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False):
+def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False,
+                    neighbors=None):
     """Every layout asked for (or, with layouts="auto", every one the metadata allows), made by
-    pixmap.layouts.compute_layouts from the metadata columns.
+    pixmap.layouts.compute_layouts from the metadata columns. `neighbors`: the kNN graph of `reduced` when
+    already searched (pixmap.discover.search), else UMAP searches it.
 
     Returns (layouts with "umap" first, seconds per layout, notes on layouts that were skipped and why).
     """
@@ -458,7 +478,8 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
     layouts = make_layouts(wanted, features=reduced, columns=columns, seed=int(opts["seed"]),
                            n_neighbors=nn_list[0], min_dist=md_list[0], metric=opts["metric"],
                            variants=(nn_list, md_list), skipped=skipped,
-                           group_by=str(opts["group_by"]).lower(), sort_by=sort_by, on_done=done)
+                           group_by=str(opts["group_by"]).lower(), sort_by=sort_by, on_done=done,
+                           neighbors=neighbors)
     bar.update(bar.total - bar.n)
     bar.close()
     notes = []

@@ -23,7 +23,7 @@ FLOWERS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "flowers
 def test_demo_build_is_version_4_with_search_facets_and_content(built_site_result):
     site = built_site_result.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["version"] == 4
+    assert man["version"] == 5
     search = man["search"]
     assert search["docs"] == 267 and {"title", "artist", "content", "colour"} <= set(search["fields"])
     for key in search["keys"]:

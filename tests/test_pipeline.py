@@ -23,7 +23,7 @@ def test_demo_build_writes_a_complete_site(built_site_result):
     assert (site / "index.html").exists() and (site / ".pixmap-site").exists()
 
     # every path in the manifest is relative and exists
-    assert man["version"] == 4 and "tiles" not in man["atlas"]   # 267 images: level 0 holds them at 64 px
+    assert man["version"] == 5 and "tiles" not in man["atlas"]   # 267 images: level 0 holds them at 64 px
     assert man["atlas"]["cell_size"] == 64 and man["thumbs"]["size"] == 256
     paths = [man["metadata"]["dir"] + "/0.json", man["ids"]["dir"] + "/0.json", man["atlas"]["cells"],
              man["clusters"]["file"], *man["atlas"]["pages"], *man["metadata"]["columns"].values(),
@@ -200,7 +200,7 @@ def test_deep_zoom_writes_tiles_of_local_images_and_lists_them(tmp_path, built_s
                        cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap", deep_zoom=True)
     site = res.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["version"] == 4
+    assert man["version"] == 5
     entries = json.loads((site / man["deep_zoom"]["file"]).read_text())
     meta = read_metadata(site)
     ids = meta["ids"]

@@ -24,10 +24,44 @@
 //   await pixmap.colorBy(field)        colour by a facet or numeric column, or "hotspot"; null: off
 //   pixmap.state()                     also {query, filters, colorBy}; the URL hash keeps them too
 //
+// Selection (selection.js; the lasso, the selection panel, export):
+//   pixmap.select(ids)                 replaces the selection with these images ([] clears); throws
+//                                      (rejects) naming an unknown id
+//   pixmap.selection()                 the selected ids, in data order
+//   pixmap.lasso(points, {mode})       selects the images drawn inside the polygon points, [[x, y], ...]
+//                                      in CSS px from the canvas's top-left corner (exactly: not its
+//                                      convex hull; 3D layouts by where the images are projected);
+//                                      mode "replace" (default), "add", "subtract"; returns the ids
+//                                      the polygon holds, in data order
+//   await pixmap.exportSelection(f)    f "csv" or "json": the file's text; "zip": a Blob (the lightbox
+//                                      images and the CSV)
+//   pixmap.state().selection           the selected ids; the URL hash keeps the selection too
+//   (on a big site whose ids load in chunks, select, selection and lasso may return promises)
+//
+// Hotspots (hotspotedit.js; the hotspot panel's Edit mode):
+//   pixmap.hotspots()                  the hotspots as shown now, edits included, in display order:
+//                                      [{id, name, size, representative}] (representative: an image id;
+//                                      a promise while those ids load, on a big site)
+//   await pixmap.saveHotspots()        the text of the hotspots.json the panel's Save downloads (no
+//                                      download here): {"format": "pixmap-hotspots", ...}, image ids
+//
+// Similar images, likes, recommendations, the similarity graph (site format 5; discover.js):
+//   await pixmap.similar(id)           the ids of the image's k most similar images (its nearest
+//                                      neighbours in the feature space, k = 12 by default), best first
+//   await pixmap.like(id)              likes an image (kept in this browser, per map); unlike(id) undoes it
+//   pixmap.likes()                     the liked ids, oldest first
+//   await pixmap.recommend(k)          the ids of the k images nearest the liked set, best first, never
+//                                      a liked one (loads the vectors the first time)
+//   await pixmap.showGraph(on)         the similarity graph on (true) or off; resolves once drawn
+//
 // A large version-3 site loads its ids in chunks, when needed. There ids() and pick() return a promise
 // while the ids they need are not loaded, open(id) and flyTo(id) look the id up first, and
 // screenPosition(id) needs the id found first (`await pixmap.index(id)`); `await` works on every site.
 // state().selection names only ids already loaded (null for the others).
+
+import {exportText, exportZip, idsOf} from "./export.js";
+import {hotspotList} from "./hotspotedit.js";
+import {discoverApi} from "./discover.js";
 
 export function installApi(app) {
   const need = () => {
@@ -54,15 +88,22 @@ export function installApi(app) {
     need();
     return app.indexOfId(id) >= 0 || app.meta.complete();
   };
+  /** Ids of image indices: an array when all are loaded, else a promise of it. */
+  const idsNow = (indices) => {
+    const ids = Array.from(indices, (i) => app.meta.idSync(i));
+    return ids.every((v) => v !== null) ? ids : idsOf(app.meta, indices);
+  };
   const pickIndex = (x, y) => {
     need();
     const r = app.canvas.getBoundingClientRect();
     return app.pickAt(x - r.left, y - r.top);
   };
   // (ready also waits for the search, filters and colouring a link asked for)
-  const ready = app.ready.then(() => app.preloaded).then(() => app.findRestored).then(() => undefined);
+  const ready = app.ready.then(() => app.preloaded).then(() => app.findRestored).then(() => app.selectionRestored)
+    .then(() => app.hotspotsRestored).then(() => undefined);
   ready.catch(() => {}); // a failed start is shown on the page; awaiting `ready` still rejects
   window.pixmap = Object.freeze({
+    ...discoverApi(app, {need, find}),
     ready,
     state: () => { need(); return app.state(); },
     open: (id) => {
@@ -111,6 +152,39 @@ export function installApi(app) {
       return now();
     },
     colorBy: async (field) => { need(); await app.find.colorBy(field ?? null); },
+    select: (ids) => {
+      need();
+      if (ids === null || ids === undefined || typeof ids === "string" || typeof ids[Symbol.iterator] !== "function") {
+        throw new Error("pixmap.select(ids): ids is an array of image ids");
+      }
+      const list = Array.from(ids, String);
+      const apply = (found) => {
+        const bad = list.filter((id, k) => found[k] < 0);
+        if (bad.length) throw new Error(`no image with id ${JSON.stringify(bad[0])}${bad.length > 1 ? ` (and ${bad.length - 1} more)` : ""}`);
+        app.setSelection(found, "replace");
+      };
+      const now = list.map((id) => app.indexOfId(id));
+      if (now.every((i) => i >= 0) || app.meta.complete()) return apply(now);
+      return Promise.all(list.map((id, k) => (now[k] >= 0 ? now[k] : app.meta.indexOf(id)))).then(apply);
+    },
+    selection: () => { need(); return idsNow(app.selectedIndices()); },
+    lasso: (points, {mode = "replace"} = {}) => {
+      need();
+      if (!Array.isArray(points) || !points.every((p) => Array.isArray(p) && p.length >= 2 && p.every(Number.isFinite))) {
+        throw new Error("pixmap.lasso(points): points is an array of [x, y] pairs (CSS px from the canvas's top-left corner)");
+      }
+      if (!["replace", "add", "subtract"].includes(mode)) throw new Error(`pixmap.lasso: mode is "replace", "add" or "subtract"`);
+      return idsNow(app.lassoSelect(points, mode));
+    },
+    exportSelection: async (format) => {
+      need();
+      const f = String(format || "").toLowerCase();
+      if (f === "zip") return exportZip(app);
+      if (f === "csv" || f === "json") return exportText(app, f);
+      throw new Error(`pixmap.exportSelection(format): format is "csv", "json" or "zip", not ${JSON.stringify(format)}`);
+    },
+    hotspots: () => { need(); return hotspotList(app); },
+    saveHotspots: () => { need(); return app.hotspotEdit.fileText(); },
     /** Select a hotspot (by its id) and fly to it. */
     selectHotspot: (id, options) => app.selectHotspot(id, options),
     clearSelection: () => { need(); app.clearSelection(); },
@@ -133,6 +207,8 @@ export function installApi(app) {
       pickIndex: (x, y) => pickIndex(x, y),
       screenPositionOf: (i) => { need(); return app.screenPosition(i); },
       tiles: () => { need(); return app.tileStream ? app.tileStream.state() : null; },
+      /** The lasso by index (no id lookups): how many images the polygon holds. */
+      lasso: (points, mode = "replace") => { need(); return app.lassoSelect(points, mode).length; },
     }),
   });
 }

@@ -22,7 +22,7 @@ export const detail = {
     if (sheet && sheet.size > 0 && sheet.columns > 0) {
       // (a big site's hotspot thumbnails: level 0's cells are too small for them)
       this.loader.image(sheet.file).then((bitmap) => {
-        this.hotspotPanel.drawFromSheet(bitmap, sheet);
+        this.hotspotPanel.drawFromSheet(bitmap, sheet, m.clusters.hotspots); // (the sheet's order: the manifest's)
         bitmap.close();
       }).catch((err) => console.warn("pixmap: the hotspot thumbnails stay small:", err.message));
     }
@@ -37,7 +37,7 @@ export const detail = {
     this.site.clusters = clusters;
     this._members = null;
     this.renderer.setClusters(clusters);
-    if (this.selectedCluster >= 0) this.selection = this.members(this.selectedCluster);
+    if (this.selectedCluster >= 0) this._select(this.selectedCluster); // (its members, now known)
     this._clustersLoaded();
     if (this.selectedCluster >= 0 || this.hoverCluster >= 0) this.requestFrame();
     setTimeout(() => this.members(-1), 50); // (every hotspot's list, once: not on the first click)

@@ -1,36 +1,95 @@
 // The hotspot panel: a representative thumbnail, the label and a size bar per hotspot.
 // Hover highlights the members on the map; click selects them and flies the camera there.
+// The list can be drawn again with other hotspots (setHotspots: the hotspot editor, hotspotedit.js);
+// thumbnails are kept by representative image, and one not drawn yet comes from `thumbFor(image)`
+// (its thumbnail file), since atlas level 0 and the hotspot sheet are only read at start-up.
 import {el} from "./dom.js";
 
 const THUMB = 96; // canvas pixels (shown at 48 CSS px)
 
 export class HotspotPanel {
-  constructor(list, hotspots, {onHover, onSelect}) {
+  /**
+   * list: the <ol>; hotspots: [{id, label, size, representative}] in display order;
+   * onHover(id | -1), onSelect(hotspot); thumbFor(image) -> promise of an image to draw (optional);
+   * decorate(li, hotspot): add to an item as it is drawn (optional; the editor's controls).
+   */
+  constructor(list, hotspots, {onHover, onSelect, thumbFor = null, decorate = null}) {
     this.list = list;
-    this.hotspots = hotspots;
-    this.items = new Map(); // hotspot id -> {button, canvas}
+    this.onHover = onHover;
+    this.onSelect = onSelect;
+    this.thumbFor = thumbFor;
+    this.decorate = decorate;
+    this.thumbs = new Map(); // representative image -> canvas holding its thumbnail
+    this.wanted = new Set(); // representatives whose thumbnail file is loading
     this.selected = null;
+    this.setHotspots(hotspots);
+  }
+
+  /** Draw the list (again) for these hotspots. */
+  setHotspots(hotspots) {
+    this.hotspots = hotspots;
+    this.items = new Map(); // hotspot id -> {button, canvas, li}
     const max = Math.max(1, ...hotspots.map((h) => h.size));
-    if (!hotspots.length) {
-      list.append(el("li", {className: "empty", text: "No hotspots in this map."}));
-    }
+    const items = [];
+    if (!hotspots.length) items.push(el("li", {className: "empty", text: "No hotspots in this map."}));
     for (const h of hotspots) {
       const canvas = el("canvas", {width: THUMB, height: THUMB, "aria-hidden": "true"});
       const bar = el("span");
       bar.style.width = `${Math.max(2, (100 * h.size) / max).toFixed(1)}%`;
-      const button = el("button", {type: "button", "aria-pressed": "false", title: String(h.label)},
+      const button = el("button", {type: "button", "aria-pressed": String(h.id === this.selected), title: String(h.label)},
         canvas,
         el("span", {className: "label", text: String(h.label)}),
-        el("span", {className: "meta"}, el("span", {className: "bar"}, bar), el("span", {text: String(h.size)})));
+        el("span", {className: "meta"}, el("span", {className: "bar"}, bar), el("span", {className: "size", text: String(h.size)})));
       button.dataset.hotspot = String(h.id);
-      button.addEventListener("mouseenter", () => onHover(h.id));
-      button.addEventListener("mouseleave", () => onHover(-1));
-      button.addEventListener("focus", () => onHover(h.id));
-      button.addEventListener("blur", () => onHover(-1));
-      button.addEventListener("click", () => onSelect(h));
-      list.append(el("li", {}, button));
-      this.items.set(h.id, {button, canvas});
+      button.addEventListener("mouseenter", () => this.onHover(h.id));
+      button.addEventListener("mouseleave", () => this.onHover(-1));
+      button.addEventListener("focus", () => this.onHover(h.id));
+      button.addEventListener("blur", () => this.onHover(-1));
+      button.addEventListener("click", () => this.onSelect(h));
+      const li = el("li", {}, button);
+      li.dataset.hotspot = String(h.id);
+      if (this.decorate) this.decorate(li, h);
+      items.push(li);
+      this.items.set(h.id, {button, canvas, li});
+      this._paint(h);
     }
+    this.list.replaceChildren(...items);
+  }
+
+  /** Copy the representative's thumbnail into the item, or ask for it. */
+  _paint(h) {
+    const item = this.items.get(h.id);
+    const src = this.thumbs.get(h.representative);
+    if (!item) return;
+    if (src) {
+      const ctx = item.canvas.getContext("2d");
+      ctx.clearRect(0, 0, THUMB, THUMB);
+      ctx.drawImage(src, 0, 0);
+      item.button.dataset.thumb = src.dataset.from || "atlas";
+      return;
+    }
+    const r = h.representative;
+    if (!this.thumbFor || !(r >= 0) || this.wanted.has(r) || !this._drawn) return;
+    this.wanted.add(r);
+    this.thumbFor(r).then((img) => {
+      this._store(r, img, 0, 0, img.naturalWidth || img.width, img.naturalHeight || img.height, "file");
+      if (img.close) img.close();
+    }).catch((err) => console.warn("pixmap: a hotspot thumbnail could not be loaded:", err.message || err))
+      .finally(() => this.wanted.delete(r));
+  }
+
+  /** Keep a thumbnail of image r (cut from a bitmap, covering the square) and paint the items showing it. */
+  _store(r, bitmap, x, y, w, hgt, from) {
+    if (!w || !hgt) return;
+    const canvas = el("canvas", {width: THUMB, height: THUMB});
+    canvas.dataset.from = from;
+    const ctx = canvas.getContext("2d");
+    const s = Math.max(THUMB / w, THUMB / hgt); // cover the square
+    const dw = w * s, dh = hgt * s;
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(bitmap, x, y, w, hgt, (THUMB - dw) / 2, (THUMB - dh) / 2, dw, dh);
+    this.thumbs.set(r, canvas);
+    for (const h of this.hotspots) if (h.representative === r) this._paint(h);
   }
 
   /** Draw hotspot thumbnails whose representative's atlas cell lies on this page bitmap. */
@@ -38,33 +97,27 @@ export class HotspotPanel {
     const k = bitmap.width / atlasSize;
     for (const h of this.hotspots) {
       const r = h.representative;
-      if (!(r >= 0) || cells[r * 5] !== page) continue;
+      if (!(r >= 0) || cells[r * 5] !== page || this.thumbs.has(r)) continue;
       const [x, y, w, hgt] = [cells[r * 5 + 1], cells[r * 5 + 2], cells[r * 5 + 3], cells[r * 5 + 4]].map((v) => v * k);
-      this._draw(h.id, bitmap, x, y, w, hgt);
+      this._store(r, bitmap, x, y, w, hgt, "atlas");
     }
-  }
-
-  _draw(id, bitmap, x, y, w, hgt) {
-    const item = this.items.get(id);
-    if (!item || !w || !hgt) return;
-    const ctx = item.canvas.getContext("2d");
-    const s = Math.max(THUMB / w, THUMB / hgt); // cover the square
-    const dw = w * s, dh = hgt * s;
-    ctx.imageSmoothingQuality = "high";
-    ctx.clearRect(0, 0, THUMB, THUMB);
-    ctx.drawImage(bitmap, x, y, w, hgt, (THUMB - dw) / 2, (THUMB - dh) / 2, dw, dh);
   }
 
   /**
    * The thumbnails from the site's hotspot sheet (manifest clusters.thumbs: a big site, whose level-0
-   * cells are too small for them): square cells of `size` px, `columns` to a row, in hotspot order.
+   * cells are too small for them): square cells of `size` px, `columns` to a row, in the order of the
+   * manifest's hotspots (`sheetOrder`; the list shown may have been edited since).
    */
-  drawFromSheet(bitmap, {size, columns}) {
-    this.hotspots.forEach((h, k) => {
-      this._draw(h.id, bitmap, (k % columns) * size, Math.floor(k / columns) * size, size, size);
-      const item = this.items.get(h.id);
-      if (item) item.button.dataset.thumb = "sheet";
+  drawFromSheet(bitmap, {size, columns}, sheetOrder = this.hotspots) {
+    sheetOrder.forEach((h, k) => {
+      this._store(h.representative, bitmap, (k % columns) * size, Math.floor(k / columns) * size, size, size, "sheet");
     });
+  }
+
+  /** Start-up's pages and sheet are drawn: representatives still without a thumbnail load their file. */
+  drawMissing() {
+    this._drawn = true;
+    for (const h of this.hotspots) this._paint(h);
   }
 
   setSelected(id) {

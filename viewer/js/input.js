@@ -82,7 +82,7 @@ export function attachInput(canvas, app) {
       drag = null;
       if (wasClick) {
         const [x, y] = local(e);
-        app.clickAt(x, y);
+        app.clickAt(x, y, e); // (modifier keys: selection.js)
       }
     }
   };

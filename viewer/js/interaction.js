@@ -32,11 +32,8 @@ export const interaction = {
   },
 
   _select(id) {
-    this.selectedCluster = id;
-    this.selection = id >= 0 ? this.members(id) : null;
-    this.hotspotPanel.setSelected(id);
-    this.requestFrame();
-    this.hash.schedule();
+    // (the selection model, selection.js: the hotspot's members, and which hotspot they are)
+    this.setSelection(id >= 0 ? this.members(id) : [], "replace", {hotspot: id});
   },
 
   /** Select a hotspot's members and fly to them; resolves when the camera arrives. */
@@ -44,7 +41,7 @@ export const interaction = {
     await this.ready;
     await this.clustersReady;
     this._select(id);
-    const f = this._frameImages(this.selection);
+    const f = this._frameImages(this.selection || []);
     if (!f) return false;
     return this.animator.start(this.cameras[f.kind], f.state, duration);
   },
@@ -116,8 +113,9 @@ export const interaction = {
     return row === null ? null : titleOf(meta.fields, row, meta.idSync(i));
   },
 
-  clickAt(x, y) {
+  clickAt(x, y, mod) {
     const i = this.pickAt(x, y);
+    if (this.clickSelect(i, mod)) return; // shift/ctrl/cmd: toggle it in the selection (selection.js)
     if (i >= 0) this.openIndex(i);
     else this.clearSelection();
   },

@@ -22,6 +22,10 @@ import {parseHash, HashWriter} from "./urlstate.js";
 import {installApi} from "./api.js";
 import {Find} from "./find.js";
 import {FindUi} from "./findui.js";
+import {selecting} from "./selection.js";
+import {SelectionUi} from "./selectionui.js";
+import {Discover} from "./discover.js";
+import {HotspotEditor} from "./hotspotedit.js";
 import {attachInput} from "./input.js";
 import {showMessage, formatBytes} from "./dom.js";
 
@@ -59,6 +63,7 @@ class App {
     this.clustersReady = new Promise((resolve) => { this._clustersLoaded = resolve; });
     this.preloaded = Promise.resolve();
     this.findRestored = Promise.resolve(); // search, filters and colouring from the link applied
+    this.hotspotsRestored = Promise.resolve(); // unsaved hotspot edits (hotspotedit.js) replayed
   }
 
   // ---------------------------------------------------------------- start-up
@@ -201,6 +206,11 @@ class App {
     this.find = new Find(this);
     this.findUi = new FindUi(this.find, this);
     this.findRestored = this.find.restore(saved);
+    this.selectionUi = new SelectionUi(this); // (selection.js, lasso.js, export.js)
+    this.discover = new Discover(this); // similar images, likes, recommendations, the graph (discover.js)
+    if (saved.hotspot === null) this.selectionRestored = this.restoreSelection(saved);
+    this.hotspotEdit = new HotspotEditor(this); // (the hotspot panel's Edit mode)
+    this.hotspotsRestored = this.hotspotEdit.start();
     this._resolveReady();
     this._loadLater();
     this._prefetchLayouts();
@@ -255,14 +265,17 @@ class App {
       case "ArrowRight": this._keyMove(step, 0); break;
       case "ArrowUp": this._keyMove(0, -step); break;
       case "ArrowDown": this._keyMove(0, step); break;
-      case "Escape": this.clearSelection(); break;
+      case "Escape": this.clearSelection(); this.toggleLasso(false); break;
+      case "l": case "L": this.toggleLasso(); break;
       default: return;
     }
     e.preventDefault();
   }
 
-  _lightboxChanged() {
+  _lightboxChanged(i) {
     this.hash.schedule();
+    if (this.discover) this.discover.lightboxChanged(i);
+    if (this.hotspotEdit) this.hotspotEdit.lightboxChanged();
   }
 
   _applyHash() {
@@ -274,6 +287,7 @@ class App {
       if (saved.open) this.openById(saved.open, {quiet: true});
       else this.lightbox.close();
       if (this.find) this.find.follow(saved);
+      if (this.selectionUi) this.followSelection(saved);
     };
     go().catch((err) => this._layoutError(err));
   }
@@ -283,7 +297,7 @@ class App {
     const open = (lb && lb.isOpen ? lb.id : null) || this.pendingOpenId;
     const layout = this.activeLayout().name;
     return {layout, camera: this.camera.state, open, hotspot: this.selectedCluster >= 0 ? this.selectedCluster : null,
-      ...(this.find ? this.find.state() : {})};
+      ...(this.find ? this.find.state() : {}), ...this.selectionLink()};
   }
 
   state() {
@@ -426,13 +440,15 @@ class App {
       ...this.meta.stats(),
       ...(this.tileStream ? this.tileStream.stats() : {}),
       ...(this.find ? this.find.stats() : {}),
+      ...this.selectionStats(),
+      ...(this.discover ? this.discover.stats() : {}),
     };
   }
 }
 
 // The App's methods live in a few modules: camera navigation, layout transitions, interaction,
 // level of detail (tiles, thumbnails) and what loads after the first frame.
-Object.assign(App.prototype, navigation, transitions, interaction, detail);
+Object.assign(App.prototype, navigation, transitions, interaction, detail, selecting);
 
 const app = new App();
 installApi(app);

@@ -89,6 +89,14 @@ export class Grid2D {
     }
   }
 
+  /** How many images the grid cells under the rectangle hold (at least those inside it). */
+  countInRect(xa, ya, xb, yb) {
+    const ca = this._cx(xa), cb = this._cx(xb), ra = this._cy(ya), rb = this._cy(yb);
+    let count = 0;
+    for (let r = ra; r <= rb; r++) count += this.start[r * this.G + cb + 1] - this.start[r * this.G + ca];
+    return count;
+  }
+
   /** Call fn(i) for every image whose centre lies in the rectangle (stops when fn returns true). */
   forEachInRect(xa, ya, xb, yb, fn) {
     const ca = this._cx(xa), cb = this._cx(xb), ra = this._cy(ya), rb = this._cy(yb);

@@ -14,7 +14,8 @@
 // Search, filters and colouring (setPointState): per image a state (normal, dimmed, matched,
 // highlighted) and a colour in one RGBA8UI texture; while any is set every pass reads it (the STATE
 // variants), the matched images are drawn again on top of the dimmed ones (the "hits" pass, from a
-// list of their slots) and the highlighted one last.
+// list of their slots) and the highlighted one last. The selection (setSelected) is one more bit
+// of that state: selected images are outlined and drawn on top too.
 // Atlas pages live in TEXTURE_2D_ARRAY layers; a group is as many pages as one array may hold
 // (MAX_ARRAY_TEXTURE_LAYERS and a memory cap), so big collections take one draw per group.
 // Images are drawn in "slot" order: sorted by atlas page, so each group is one contiguous range.
@@ -141,6 +142,8 @@ export class Renderer {
     this.hitsCount = 0;
     this.hitsRanges = [];
     this.highlight = -1;
+    this.graph = null; // the similarity graph (graph.js GraphLayer), once shown
+    this.selected = null; // the selection (setSelected): per image 1 when selected, else null
 
     // ---- programs. Units: 0-2 positions A/B and cells, 3 image source, 4 list, 5 hotspots, 6 state -----
     this.programs = new Map(); // compiled on first use (or by warmUp): `${pass}${dims}${t}`
@@ -159,26 +162,25 @@ export class Renderer {
   /** Hotspot of every image (Int32Array in image order); members sorted by hotspot, one range each. */
   setClusters(clusters) {
     const gl = this.gl, n = this.n;
-    for (let s = 0; s < n; s++) this.clusterOfSlot[s] = clusters[this.order[s]];
-    const counts = new Map();
+    const of = this.clusterOfSlot;
+    let lo = 0, hi = -1;
     for (let s = 0; s < n; s++) {
-      const c = this.clusterOfSlot[s];
-      counts.set(c, (counts.get(c) || 0) + 1);
+      const c = (of[s] = clusters[this.order[s]]);
+      if (c < lo) lo = c;
+      if (c > hi) hi = c;
     }
+    // a counting sort by hotspot (typed arrays: the hotspot editor calls this on every edit, at 1M images)
+    const counts = new Int32Array(hi - lo + 1);
+    for (let s = 0; s < n; s++) counts[of[s] - lo]++;
     this.memberRanges = new Map();
+    const fill = new Int32Array(counts.length);
     let off = 0;
-    const fill = new Map();
-    for (const c of [...counts.keys()].sort((x, y) => x - y)) {
-      this.memberRanges.set(c, [off, counts.get(c)]);
-      fill.set(c, off);
-      off += counts.get(c);
+    for (let k = 0; k < counts.length; k++) {
+      if (counts[k]) this.memberRanges.set(k + lo, [off, counts[k]]);
+      fill[k] = off;
+      off += counts[k];
     }
-    for (let s = 0; s < n; s++) {
-      const c = this.clusterOfSlot[s];
-      const at = fill.get(c);
-      this.memberSlots[at] = s;
-      fill.set(c, at + 1);
-    }
+    for (let s = 0; s < n; s++) this.memberSlots[fill[of[s] - lo]++] = s;
     this._subRanges = null;
     for (const [tex, data] of [[this.clusterTex, this.clusterOfSlot], [this.memberListTex, this.memberSlots]]) {
       gl.bindTexture(gl.TEXTURE_2D, tex);
@@ -229,7 +231,10 @@ export class Renderer {
    */
   setPointState(flags, colours) {
     const gl = this.gl, n = this.n;
-    this.stateActive = !!(flags || colours);
+    this.lastFlags = flags; // (kept: setSelected redraws the state with them)
+    this.lastColours = colours;
+    const sel = this.selected;
+    this.stateActive = !!(flags || colours || sel);
     this.highlight = -1;
     if (!this.stateActive) {
       this.hitsCount = 0;
@@ -249,14 +254,15 @@ export class Renderer {
       const i = order[s];
       const f = flags ? flags[i] : 0;
       const c = col ? col[i] : 0;
-      out[s] = c >>> 24 ? (c & 0xffffff) | ((f | 4) << 24) : f << 24;
-      if (f >= 2) list[hits++] = s;
+      const m = sel && sel[i] ? 8 << 24 : 0; // (flags bit 3: selected)
+      out[s] = (c >>> 24 ? (c & 0xffffff) | ((f | 4) << 24) : f << 24) | m;
+      if (f >= 2 || m) list[hits++] = s;
       if (f === 3) this.highlight = i;
     }
     gl.bindTexture(gl.TEXTURE_2D, this.stateTex);
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, this.dataWidth, this.dataHeight, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, data);
-    // the matched images again, on top: only when some are dimmed (and at most half of the map)
-    const dimmed = flags ? n - hits : 0;
+    // the matched (and selected) images again, on top: only when others are not (and at most half of the map)
+    const dimmed = flags || sel ? n - hits : 0;
     this.hitsCount = dimmed > 0 && hits > 0 && hits <= Math.max(n / 2, 1) ? hits : 0;
     if (this.hitsCount) {
       const rows = Math.ceil(hits / this.dataWidth);
@@ -269,6 +275,13 @@ export class Renderer {
         return [first, lower(g.first + g.count) - first];
       });
     }
+  }
+
+  /** The selection (selection.js): per image (image order) 1 when selected; null: none. Drawn with the
+   *  search's state (a selected image is outlined, and tinted at overview zoom, and drawn on top). */
+  setSelected(mask) {
+    this.selected = mask;
+    this.setPointState(this.lastFlags || null, this.lastColours || null);
   }
 
   /** The program of a pass for a 2D (orthographic) or 3D (perspective) camera (state: the STATE variant). */
@@ -715,6 +728,8 @@ export class Renderer {
     }
     tiles(1);
     thumbs(this.thumbSplit, this.thumbCount);
+    // the similarity graph's lines over the images (graph.js; set by discover.js while shown)
+    if (this.graph) calls += this.graph.draw(f, {A, B, transition, viewProj, W, H});
     // pass 4: the lightbox-size image of the image filling the view
     if (f.big >= 0 && f.big === this.bigImage) {
       u = use("big");

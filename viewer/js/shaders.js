@@ -46,11 +46,11 @@ uniform int uSlot;
 #endif
 #if STATE
 uniform highp usampler2D uState; // per slot: colour r, g, b; flags (bits 0-1: 0 normal, 1 dimmed,
-                              // 2 matched, 3 highlighted; bit 2: has a colour)
+                              // 2 matched, 3 highlighted; bit 2: has a colour; bit 3: selected)
 uniform float uViewH;         // drawing buffer height, device px
 uniform float uStateDim;      // shade of dimmed images
 flat out vec4 vTint;          // colour, has a colour
-flat out vec3 vState;         // shade, highlighted, how much of the quad is the colour (1: a dot)
+flat out vec3 vState;         // shade, highlighted (+1) and selected (+2), how much of the quad is the colour (1: a dot)
 #if !RICH
 out vec2 vQuad;               // quad uv
 #endif
@@ -101,7 +101,8 @@ void main() {
   uint sk = st.a & 3u;
   float quadPx = max(halfSize.x, halfSize.y) * uClipScale.y * uViewH / max(clip.w, 1e-6);
   vTint = vec4(vec3(st.rgb) / 255.0, (st.a & 4u) != 0u ? 1.0 : 0.0);
-  vState = vec3(sk == 1u ? uStateDim : 1.0, sk == 3u ? 1.0 : 0.0, 1.0 - smoothstep(6.0, 22.0, quadPx));
+  vState = vec3(sk == 1u ? uStateDim : 1.0, (sk == 3u ? 1.0 : 0.0) + ((st.a & 8u) != 0u ? 2.0 : 0.0),
+                1.0 - smoothstep(6.0, 22.0, quadPx));
 #endif
   clip.xy += (q * 2.0 - 1.0) * halfSize * uClipScale;
   gl_Position = p.w < 0.0 ? vec4(2.0, 2.0, 2.0, 1.0) : clip;
@@ -155,7 +156,8 @@ flat in vec3 vState;
 in vec2 vQuad;
 #endif
 // search, filters, colour by: the colour as the dot (overview) or a border; dimmed images darker and
-// greyer; a highlighted image outlined
+// greyer; a highlighted image outlined; a selected one tinted (overview) and bordered in SELECTED
+const vec3 SELECTED = vec3(0.25, 0.85, 1.0);
 vec3 applyState(vec3 rgb, vec2 quv) {
   vec2 px = fwidth(quv);
   vec2 d = min(quv, 1.0 - quv);
@@ -164,7 +166,12 @@ vec3 applyState(vec3 rgb, vec2 quv) {
     vec2 w = max(px * 3.0, vec2(0.06));
     if (d.x < w.x || d.y < w.y) rgb = vTint.rgb;
   }
-  if (vState.y > 0.5) {
+  if (vState.y > 1.5) {
+    rgb = mix(rgb, SELECTED, 0.6 * vState.z);
+    vec2 w = max(px * 3.0, vec2(0.05));
+    if (d.x < w.x || d.y < w.y) rgb = SELECTED;
+  }
+  if (mod(vState.y, 2.0) > 0.5) {
     vec2 w = px * 4.0;
     if (d.x < w.x || d.y < w.y) rgb = vec3(1.0, 1.0, 1.0);
   }

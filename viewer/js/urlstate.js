@@ -2,6 +2,8 @@
 // #layout=umap-3d&target=x,y,z&yaw=..&pitch=..&distance=..&open=<id> (3D); &hotspot=<id> when one is selected.
 // Search, filters and colouring (version 4): &q=<query>, &f.<field>=<value> once per selected value,
 // &r.<field>=<min>..<max> per range (a bound may be left out), &color=<field or "hotspot">.
+// The selection (selection.js): &sel=<id>,<id>,... (each id percent-encoded) for a small one, or
+// &seli=<base64url> (image indices in data order as delta varints) for a larger one.
 // Written with history.replaceState (no history entries), throttled.
 
 const num = (v) => {
@@ -13,7 +15,8 @@ export function parseHash(hash) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
   // (`image=` is read as `open=`)
   const out = {layout: params.get("layout") || null, open: params.get("open") || params.get("image") || null,
-    camera: null, hotspot: null, query: params.get("q") || "", filters: {}, colorBy: params.get("color") || null};
+    camera: null, hotspot: null, query: params.get("q") || "", filters: {}, colorBy: params.get("color") || null,
+    sel: params.get("sel") ? params.get("sel").split(",").filter(Boolean) : null, seli: params.get("seli") || null};
   for (const [key, value] of params) {
     if (key.startsWith("f.") && key.length > 2) (out.filters[key.slice(2)] ||= []).push(value);
     else if (key.startsWith("r.") && key.length > 2) {
@@ -35,7 +38,7 @@ export function parseHash(hash) {
   return out;
 }
 
-export function formatHash({layout, camera, open, hotspot, query, filters, colorBy}) {
+export function formatHash({layout, camera, open, hotspot, query, filters, colorBy, sel, seli}) {
   const parts = [];
   const enc = encodeURIComponent;
   if (layout) parts.push(`layout=${enc(layout)}`);
@@ -57,6 +60,8 @@ export function formatHash({layout, camera, open, hotspot, query, filters, color
     }
   }
   if (colorBy) parts.push(`color=${enc(colorBy)}`);
+  if (sel && sel.length) parts.push(`sel=${sel.map(enc).join(",")}`);
+  else if (seli) parts.push(`seli=${seli}`);
   if (open) parts.push(`open=${enc(open)}`);
   return "#" + parts.join("&");
 }
