@@ -71,7 +71,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(built):
     s = Site(built.out_dir)
-    assert s.manifest["version"] == 5 and s.manifest["neighbors"]["k"] == 12 and s.manifest["vectors"]["dims"] == 64
+    assert s.manifest["version"] == 6 and s.manifest["neighbors"]["k"] == 12 and s.manifest["vectors"]["dims"] == 64
     assert sorted(set(s.labels)) == LABELS and len(s.ids) == 5 * PER_LABEL
     yield s
     s.server.close()
@@ -218,6 +218,11 @@ def test_h_over_an_image_likes_it(page, site):
     page.wait_for_function("(id) => pixmap.likes().includes(id)", arg=hovered)
     assert page.locator("#discover-toast").is_visible()
     assert "Liked" in page.locator("#discover-toast").text_content()
+    # the tooltip of the image under the pointer shows its heart; H again unlikes it
+    page.wait_for_function("() => document.getElementById('tooltip').textContent.startsWith('\u2665 ')")
+    page.keyboard.press("h")
+    page.wait_for_function("(id) => !pixmap.likes().includes(id)", arg=hovered)
+    page.wait_for_function("() => !document.getElementById('tooltip').textContent.startsWith('\u2665')")
     assert_clean(page, site)
 
 

@@ -295,6 +295,7 @@ export class Discover {
       if (i < 0) return;
       this.setLiked(i).then((on) => {
         if (app.lightbox.isOpen && this._paintHeart) this._paintHeart();
+        else if (app.hover === i) app._setHoverNow(i); // the tooltip's heart
         const title = app.titleOf(i) || "this image";
         this._note(on ? `♥ Liked “${title}” (H again to unlike)` : `Unliked “${title}”`);
       }, (err) => this._note(err.message));

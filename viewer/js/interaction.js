@@ -92,12 +92,14 @@ export const interaction = {
       return;
     }
     const title = this.titleOf(i);
-    this.tooltip.textContent = title === null ? "…" : title;
+    // a liked image shows its heart on hover (H likes or unlikes the image under the pointer)
+    const heart = () => (this.discover && this.discover.isLiked(i) ? "♥ " : "");
+    this.tooltip.textContent = heart() + (title === null ? "…" : title);
     this.tooltip.hidden = false;
     if (title === null) {
       // version 3: the row (and maybe the id) is on its way; show it if the pointer is still there
       this.meta.row(i).then(() => (this.titleOf(i) === null ? this.meta.id(i) : null)).then(() => {
-        if (this.hover === i && !this.tooltip.hidden) this.tooltip.textContent = this.titleOf(i) ?? "…";
+        if (this.hover === i && !this.tooltip.hidden) this.tooltip.textContent = heart() + (this.titleOf(i) ?? "…");
       }, () => {});
     }
     if (x !== undefined) {
