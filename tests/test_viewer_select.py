@@ -523,6 +523,18 @@ def test_unknown_ids_and_bad_arguments_are_refused(map_page, site):
     assert_clean(page, site)
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_stay_text(map_page):
+    cells = ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "+cmd", "-2+3+cmd|' /C calc'!A0", "\tx",
+             "-12.5", "+3", "1e-3", "plain", "a=b"]
+    text = map_page.evaluate("""async (cells) => {
+        const m = await import('./js/export.js');
+        return m.toCsv(['v'], cells.map((v) => ({v})));
+    }""", cells)
+    got = [r[0] for r in csv.reader(io.StringIO(text, newline=""))][1:]
+    assert got == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'+cmd", "'-2+3+cmd|' /C calc'!A0", "'\tx",
+                   "-12.5", "+3", "1e-3", "plain", "a=b"]
+
+
 # ------------------------------------------------------------------------------------ the link
 def test_the_link_restores_the_selection(browser, site):
     from tests.browser import new_page

@@ -105,6 +105,9 @@ function cell(v) {
   else if (Array.isArray(v)) s = v.map((x) => (x === null || x === undefined ? "" : String(x))).join("|");
   else if (typeof v === "object") s = JSON.stringify(v);
   else s = String(v);
+  // a spreadsheet runs a cell starting with = + - @ (or a tab / CR) as a formula: such text, not a plain
+  // number, is kept as text by a leading apostrophe (OWASP's CSV injection advice)
+  if (/^[=@\t\r]/.test(s) || (/^[+-]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s))) s = `'${s}`;
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
