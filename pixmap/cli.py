@@ -53,6 +53,29 @@ def build_options(f):
                      help="HDBSCAN: smallest hotspot, in images [default: about 1% of the collection, at least 5]."),
         click.option("--max-clusters", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Most hotspots to keep (the largest)."),
+        click.option("--cluster-method", default="hdbscan", show_default=True,
+                     help="How the hotspots are found: hdbscan, kmeans, agglomerative, dbscan, spectral or "
+                          "affinity (propagation); several, comma-separated (e.g. hdbscan,agglomerative), build "
+                          "several hotspot sets the viewer switches between (the first is the map's own). Every "
+                          "method clusters an 8-d UMAP of the --cluster-space's neighbour graph; agglomerative, "
+                          "spectral and affinity cost O(n^2), so above 5,000 images they cluster a seeded sample "
+                          "of 5,000 and the other images join the nearest cluster centre."),
+        click.option("--cluster-eval", type=click.Choice(["silhouette", "dbindex", "derivative"]),
+                     default="silhouette", show_default=True,
+                     help="How kmeans, agglomerative and spectral choose their number of clusters (2 to "
+                          "--max-clusters) when --n-clusters is not given: the best silhouette, the lowest "
+                          "Davies-Bouldin index, or the elbow of the within-cluster dispersion (agglomerative: "
+                          "of the dendrogram's merge distances)."),
+        click.option("--n-clusters", type=click.IntRange(2, None), default=None,
+                     help="Number of clusters for kmeans, agglomerative and spectral [default: chosen by "
+                          "--cluster-eval]."),
+        click.option("--linkage", type=click.Choice(["ward", "complete", "average", "single"]), default="ward",
+                     show_default=True, help="Agglomerative clustering's linkage."),
+        click.option("--cluster-space", type=click.Choice(["cnn", "blend", "palette", "composition", "structure"]),
+                     default=None,
+                     help="What the clusters group by: the model's features (cnn), the --blend space, or the "
+                          "colour palette, composition or structure descriptors [default: blend with --blend, "
+                          "else cnn]."),
         click.option("--hotspots", "hotspots", default=None, metavar="FILE",
                      help="Curated hotspots: the hotspots.json the viewer's Edit > Save downloads. They replace "
                           "HDBSCAN's (names, order, members and representatives kept, matched by image id; "
@@ -120,9 +143,49 @@ def build_options(f):
         click.option("--neighbors-k", type=click.IntRange(0, 100), default=12, show_default=True,
                      help="Similar images per image (nearest neighbours in the feature space), shown in the "
                           "lightbox and drawn as the similarity graph; 0 for none (~5 bytes per image each)."),
-        click.option("--vectors/--no-vectors", default=True, show_default=True,
-                     help="Ship 64-byte compact feature vectors per image, for the viewer's \"recommended for "
-                          "you\" (loaded only when someone likes an image); --no-vectors keeps the site smaller."),
+        click.option("--no-vectors", "no_vectors", is_flag=True,
+                     help="Leave out the 64-byte compact feature vectors per image the site ships for the viewer's "
+                          "\"recommended for you\" (loaded only when someone likes an image): a smaller site."),
+        click.option("--vectors", "vectors_file", is_flag=False, flag_value="", default=None, metavar="FILE",
+                     help="Your own feature vectors (e.g. CLIP embeddings), used instead of the model, which is "
+                          "then not loaded: an .npy with its ids file (--vectors-ids), an .npz with 'vectors' and "
+                          "'ids' arrays, or a CSV/Parquet table with an id or filename column and one column per "
+                          "dimension. Rows are matched by image id or file name; rows that match no image, "
+                          "duplicates, wrong lengths and NaNs are reported, and images without a vector are left out."),
+        click.option("--vectors-ids", default=None, metavar="FILE",
+                     help="The ids of a --vectors .npy: one image id or file name a line, line i for row i "
+                          "[default: <file>.ids.txt beside it]."),
+        click.option("--coords", default=None, metavar="FILE",
+                     help="Your own positions, used instead of UMAP as the main layout ('Your layout'; grid, "
+                          "spread and the other layouts made from it follow): a CSV/Parquet with an id or filename "
+                          "column and x, y (and z: also the 3D layout), or an .npy/.npz with ids. Images without "
+                          "a position are left out, with the reason."),
+        click.option("--labels", default=None, metavar="FILE",
+                     help="Your own clusters, used instead of the clustering: a CSV/Parquet with an id or filename "
+                          "column and a 'label' column (cluster ids or names; -1 or empty: in no hotspot). Each "
+                          "value becomes a hotspot named by it, represented by its medoid image."),
+        click.option("--zip", "zip", is_flag=True,
+                     help="Also write <out>.zip of the finished site, for sharing (a zip pixmap did not write is "
+                          "never overwritten; its own earlier one only with --force)."),
+        click.option("--duplicates-threshold", type=click.FloatRange(0, 1), default=0.08, show_default=True,
+                     help="Near-duplicates (the same work photographed twice, crops, resized or recoloured copies): "
+                          "images whose features are at most this cosine distance apart (in the PCA space) are "
+                          "grouped, listed in duplicates.csv and the report, and selectable in the viewer; 0: none."),
+        click.option("--report/--no-report", default=True, show_default=True,
+                     help="Write report.html into the site: each clustering's parameters and quality (silhouette, "
+                          "Davies-Bouldin, NMI/ARI with the category), its clusters' representative, typical and "
+                          "least typical images, colours and content terms, and the near-duplicates."),
+        click.option("--descriptors/--no-descriptors", default=True, show_default=True,
+                     help="Colour palette, composition, structure (HOG, LBP) and scores (brightness, colourfulness, "
+                          "contrast, sharpness, edge density, aspect ratio) of every image, from the pixels already "
+                          "decoded: the colour, hue, composition and structure layouts, --blend, the scores as "
+                          "filters. --no-descriptors saves ~1 KB and a few ms per image on a huge build."),
+        click.option("--palette-colors", type=click.IntRange(1, 16), default=6, show_default=True,
+                     help="Dominant colours per image in its palette (CIELAB, with their proportions)."),
+        click.option("--blend", default=None, metavar="WEIGHTS",
+                     help="Fuse spaces for the main map and the hotspots, e.g. cnn=1,palette=0.4,composition=0.8 "
+                          "(blocks: cnn, palette, composition, structure; each standardised before it is weighted) "
+                          "[default: cnn only]."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
                      help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "
@@ -165,6 +228,8 @@ def _run_build(images, metadata, out, **kw):
         raise click.UsageError("give the images with --images (a folder, glob, image file or text file of "
                                "IIIF manifest URLs) and/or IIIF manifests or collections with --iiif")
     kw["iiif_first_canvas_only"] = bool(kw.get("iiif_first_canvas_only"))
+    kw["vectors"] = not kw.pop("no_vectors", False)
+    kw["vectors_file"] = kw.get("vectors_file") or None   # a bare --vectors: the compact vectors, as by default
     args = dict(images=(list(images) if len(images) > 1 else images[0]) if images else None,
                 iiif=iiif or None, metadata=metadata, out_dir=out,
                 force=kw.pop("force"), cache_dir=kw.pop("cache_dir"), artifacts_dir=kw.pop("artifacts_dir"),
@@ -175,6 +240,8 @@ def _run_build(images, metadata, out, **kw):
         raise click.ClickException(str(exc)) from None
     click.echo(f"Map of {result.n_images} images written to {result.out_dir}")
     click.echo(f"Artifacts (features, layouts, config; not for publishing): {result.artifacts_dir}")
+    if result.zip_path is not None:
+        click.echo(f"Zip of the site, for sharing: {result.zip_path}")
     from .sitesize import report
 
     click.echo(report(result.out_dir))
@@ -207,8 +274,9 @@ def main():
                    "them, or a text file of URLs. Collections are followed. Repeat to combine several; mixes "
                    "with --images.")
 @click.option("--metadata", "-m", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="CSV or JSON with a 'filename' column (relative path or unique basename) and any other "
-                   "columns: category, tags (a|b), description, permalink, year, label, lat, lng have meaning.")
+              help="CSV, JSON or Parquet with a 'filename' column (relative path or unique basename) and any other "
+                   "columns: category, tags (a|b), description, permalink, year, label, lat, lng have meaning. "
+                   "Parquet needs pandas and pyarrow.")
 @click.option("--out", "-o", type=click.Path(file_okay=True), default="pixmap-map", show_default=True,
               help="Output folder: the website. Must be new or empty, or an earlier map with --force.")
 @build_options
@@ -232,6 +300,57 @@ def serve(folder, port, host, open_browser):
     try:
         run(Path(folder), host=host, port=port, open_browser=open_browser)
     except (OSError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("site", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def info(site, as_json):
+    """Print what a built map holds: images, layouts, hotspots, sizes, pixmap and site format versions."""
+    import json as jsonlib
+
+    from .info import InfoError, describe, text
+
+    try:
+        facts = describe(site)
+    except InfoError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(jsonlib.dumps(facts, indent=1, ensure_ascii=False) if as_json else text(facts))
+
+
+@main.command("publish-gh-pages")
+@click.argument("site", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", required=True,
+              help="Without --push: the folder of your repository (a clone), where the site is copied and the "
+                   "workflow written. With --push: the repository to push to (a URL or a path).")
+@click.option("--folder", default="site", show_default=True,
+              help="The folder of the repository the site is copied into, which the workflow publishes.")
+@click.option("--branch", default=None,
+              help="Without --push: the branch whose pushes publish [default: main]. With --push: the branch "
+                   "pushed to [default: gh-pages].")
+@click.option("--push", is_flag=True,
+              help="Commit the site and push it to the gh-pages branch with git instead of writing a workflow.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing .github/workflows/pages.yml, or a --folder that holds other files.")
+def publish_gh_pages(site, repo, folder, branch, push, force):
+    """Put a built map on GitHub Pages: a ready GitHub Actions workflow, or a push to gh-pages."""
+    from .ghpages import PublishError, push_branch, write_workflow
+    from .sitesize import pages_report
+
+    click.echo(pages_report(Path(site)).lstrip())
+    try:
+        if push:
+            done = push_branch(site, repo, branch=branch or "gh-pages")
+            click.echo(f"Pushed {done['files']} files to branch {done['branch']} of {done['remote']} "
+                       f"(commit {done['commit'][:10]}).")
+            click.echo("On GitHub: Settings > Pages > Source: Deploy from a branch, "
+                       f"{done['branch']}, / (root).")
+        else:
+            done = write_workflow(site, repo, folder=folder, branch=branch or "main", force=force)
+            click.echo(f"Copied {done['files']} files into {done['folder']} and wrote {done['workflow']}.")
+            click.echo("Next: commit both and push; on GitHub: Settings > Pages > Source: GitHub Actions.")
+    except PublishError as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -11,6 +11,10 @@ they come (a memmap at the end), so nothing per image is held in memory but its 
 only when some image is not in the feature cache. New vectors go to the cache as the pass goes, and what
 is left is saved even when the pass is interrupted (Ctrl-C), so a restarted build loses at most one batch.
 
+With `descriptors` on (--descriptors, the default), the decoding threads also describe each image's
+thumbnail (pixmap.descriptors: palette, composition, structure, scores; the pixels already decoded, no
+second decode); the blocks go to features_<block>.npy beside the features, as the vectors do.
+
 One image that cannot be read, decoded, encoded or written is reported in `skipped` with the reason and
 left out; it never stops the pass.
 """
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atlas, content, features, models
+from . import atlas, content, descriptors, features, models
 from . import images as imageio
 from .site import shard_of
 from .tileset import encode_cell
@@ -55,6 +59,11 @@ class PassResult:
     model_seconds: float = 0.0
     download_wait_seconds: float = 0.0                   # decoding waiting for IIIF downloads (summed)
     colours: np.ndarray | None = None                    # (n, len(content.COLOUR_NAMES)) uint8 shares x 255
+    # pixmap.descriptors (--descriptors): "palette", "composition", "structure" ((n, d) float32, read-only
+    # memmaps of features_<name>.npy beside features_path) and "scores" ((n, 6) float32, SCORE_NAMES); {} when off
+    descriptors: dict = field(default_factory=dict)
+    palette: np.ndarray | None = None                    # (n, k, 4) float32: L, a, b, proportion (a view)
+    descriptor_seconds: dict = field(default_factory=dict)  # seconds per block, summed over the threads
 
 
 @dataclass
@@ -67,6 +76,8 @@ class _Done:
     vector: np.ndarray | None
     tiles: str | None = None   # "data/tiles/<id>/info.json" when --deep-zoom wrote tiles for it
     colours: np.ndarray | None = None  # its colour names' shares (content.name_shares), uint8 x 255
+    descriptors: dict | None = None    # pixmap.descriptors.describe of its thumbnail (--descriptors)
+    descriptor_seconds: dict | None = None
 
 
 @dataclass
@@ -76,7 +87,7 @@ class _Skip:
 
 def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
         progress: bool = True, fetcher=None, features_path: Path | None = None, pack=None,
-        tile_cell: int | None = None) -> PassResult:
+        tile_cell: int | None = None, vectors_for=None) -> PassResult:
     """Stream every source through decode -> site files -> atlas + model. See the module docstring.
 
     `cell_size`: atlas level 0's cells. `pack` (a tileset.CellPack) and `tile_cell`: where and how large the
@@ -85,6 +96,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     batch_size, lightbox_size, thumb_size (0: none), atlas_size, image_format, max_pixels, download_workers. IIIF sources (src.remote set) are downloaded
     by `fetcher` (a pixmap.iiif.fetch.Fetcher) in a pool of their own, started well ahead of decoding, so
     the pass never waits for all downloads first and the network overlaps decoding and the model.
+    `vectors_for(src)`: a vector given for the source (pixmap.byo, --vectors FILE) that replaces the model's.
     """
     from tqdm.auto import tqdm
 
@@ -132,6 +144,14 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             cell1 = encode_cell(atlas.cell_image(thumb, tile_cell)) if pack is not None else None
             colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
             colours = np.round(colours * 255).astype(np.uint8)
+            desc, desc_seconds = None, None
+            if with_descriptors:   # from the same decoded pixels: the thumbnail (at most 256 px)
+                desc_seconds = {}
+                try:
+                    desc = descriptors.describe(thumb, palette_colors, timings=desc_seconds, size=size)
+                except Exception as exc:  # noqa: BLE001 (never worth losing the image: zeros, and a warning)
+                    log.warning("no descriptors for %s (zeros instead): %s: %s", src.location, type(exc).__name__, exc)
+                    desc = descriptors.empty(palette_colors)
             tiles = _deep_zoom_tiles(raw, src, data_dir, opts) if opts.get("deep_zoom") and src.remote is None else None
             vector = cache.get(key)
             model_input = imageio.square(large, in_size) if vector is None else None
@@ -156,12 +176,21 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             for path in written:  # no half of an image's files is left behind
                 path.unlink(missing_ok=True)
             return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
-        return _Done(key, size, cell, cell1, model_input, vector, tiles, colours)
+        return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds)
 
     res = PassResult()
+    with_descriptors = bool(opts.get("descriptors", False))
+    palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
+    vectors_path = features_path or data_dir.parent / ".features.npy"
+    # the descriptor blocks go to disk as they come, like the features (bounded memory at a million
+    # images); float32, the type every later stage (standardising, PCA, UMAP) computes in
+    hidden = "" if features_path else "."   # (beside a hidden default .features.npy: hidden too)
+    desc_files = {name: VectorFile(vectors_path.parent / f"{hidden}features_{name}.npy", capacity=len(sources))
+                  for name in descriptors.BLOCKS} if with_descriptors else {}
+    score_rows = np.zeros((len(sources), len(descriptors.SCORE_NAMES)), np.float32) if with_descriptors else None
     colour_rows = np.zeros((len(sources), len(content.COLOUR_NAMES)), np.uint8)
     waited: list[float] = []   # seconds each decode spent waiting for its download
-    vectors = VectorFile(features_path or data_dir.parent / ".features.npy", capacity=len(sources))
+    vectors = VectorFile(vectors_path, capacity=len(sources))
     pending: list[tuple[int, str, np.ndarray]] = []
     model_future: Future | None = None
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
@@ -216,11 +245,20 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                     res.sizes.append(done.size)
                     writer.add(i, done.cell)
                     colour_rows[i] = done.colours
+                    if done.descriptors is not None:
+                        for name, vf in desc_files.items():
+                            vf.write(i, done.descriptors[name])
+                        score_rows[i] = done.descriptors["scores"]
+                        for name, sec in done.descriptor_seconds.items():
+                            res.descriptor_seconds[name] = res.descriptor_seconds.get(name, 0.0) + sec
                     if pack is not None:
                         pack.add(i, done.cell1)
                     if done.tiles:
                         res.tiles[i] = done.tiles
-                    if done.vector is not None:
+                    given = vectors_for(src) if vectors_for is not None else None
+                    if given is not None:  # --vectors FILE (pixmap.byo): the model is neither loaded nor run
+                        vectors.write(i, given)
+                    elif done.vector is not None:
                         vectors.write(i, done.vector)
                     else:
                         if model_future is None:  # TensorFlow is loaded only when some image is not cached
@@ -237,6 +275,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             pages, cells = writer.close()
     except BaseException:
         vectors.abort()
+        for vf in desc_files.values():
+            vf.abort()
         raise
     finally:
         loader.shutdown(wait=False, cancel_futures=True)
@@ -250,6 +290,11 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     res.cells = cells[:n]
     res.colours = colour_rows[:n]
     res.features = vectors.close(n)
+    if with_descriptors:
+        res.descriptors = {name: vf.close(n) for name, vf in desc_files.items()}
+        res.descriptors["scores"] = score_rows[:n]
+        if n:
+            res.palette = descriptors.palette_colours(res.descriptors["palette"], palette_colors)
     if pack is not None:
         pack.finish()
     return res

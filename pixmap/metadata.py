@@ -8,7 +8,9 @@
 
 A CSV file has a header row with a `filename` column (`file`, `image` or `path` are accepted too, in
 any letter case); the delimiter (comma, semicolon or tab) is detected. A JSON file is a list of objects,
-an object with such a list under "images", "rows" or "data", or an object keyed by filename.
+an object with such a list under "images", "rows" or "data", or an object keyed by filename. A Parquet
+file (.parquet, .pq) is read with pandas and pyarrow (`pip install pandas pyarrow`), its values converted as a
+DataFrame's are (pixmap.frames: numbers stay numbers, datetimes become dates and years, lists tags).
 A malformed file raises MetadataError naming the file and line. A bad value never fails the build:
 it is set to None and reported in `warnings`.
 
@@ -141,6 +143,10 @@ def match(path: str | os.PathLike, fields_rows: tuple[list[str], list[tuple[int,
 def _read(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, dict]], list[str]]:
     path = Path(path)
     data = _read_bytes(path)
+    if path.suffix.lower() in (".parquet", ".pq") or data.startswith(b"PAR1"):   # via pandas (pixmap.frames)
+        from .frames import read_parquet_rows
+
+        return (*read_parquet_rows(path), [])
     if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise MetadataError(f"{path} is a spreadsheet workbook (e.g. Excel), not a CSV or JSON file: "
                             f"save it as CSV (UTF-8)")

@@ -23,12 +23,17 @@ DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
     n_neighbors=10, min_dist=0.0, metric="cosine", pca_components=100,
     layouts="auto", group_by="category", sort_by=None, supervised=False,
     min_cluster_size=None, max_clusters=20,
+    cluster_method="hdbscan", cluster_eval="silhouette", n_clusters=None, linkage="ward",   # pixmap.clusters
+    cluster_space=None,   # None: blend with --blend, else cnn
     cell_size=None, atlas_size=2048, thumb_size=None, lightbox_size=1024, image_format="webp",
     level0_cell=None, seed=0, max_images=None, sample=None, max_pixels=imageio.MAX_PIXELS,
     iiif_first_canvas_only=False, language=None, download_workers=8, download_timeout=30.0, site_url=None,
     deep_zoom=False, facets=None, search_language=None,
     hotspots=None,
     neighbors_k=12, vectors=True,
+    duplicates_threshold=0.08, report=True,                # pixmap.duplicates (DEFAULT_THRESHOLD), pixmap.report
+    vectors_file=None, vectors_ids=None, coords=None, labels=None, zip=False,   # pixmap.byo, pixmap.sitezip
+    descriptors=True, palette_colors=6, blend=None,        # pixmap.descriptors, pixmap.blend
 )
 
 # Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
@@ -77,6 +82,13 @@ def check_options(opts: dict) -> None:
     if opts["search_language"] and str(opts["search_language"]).lower() not in textnorm.LANGUAGES:
         raise OptionError(f"search-language must be one of {', '.join(textnorm.LANGUAGES)}, "
                           f"not {opts['search_language']!r}")
+    from . import byo
+
+    try:  # --vectors FILE, --coords, --labels: the files exist, can be read, are of a kind read there
+        byo.normalise_options(opts)
+        byo.check_files(opts)
+    except byo.ByoError as exc:
+        raise OptionError(str(exc)) from None
     given = opts.get("hotspots")
     if given is not None and str(given).strip().lower() != "none" \
             and not Path(os.path.expanduser(str(given))).is_file():
@@ -84,12 +96,26 @@ def check_options(opts: dict) -> None:
                           "(or none, to let HDBSCAN find the hotspots)")
     if not 0 <= int(opts.get("neighbors_k") or 0) <= 100:
         raise OptionError("neighbors-k must be between 0 (no similar images) and 100")
+    try:
+        dup = float(opts.get("duplicates_threshold") or 0)
+    except (TypeError, ValueError):
+        dup = -1.0
+    if not 0 <= dup <= 1:
+        raise OptionError("duplicates-threshold is a cosine distance between 0 (no near-duplicate search) and 1; "
+                          f"not {opts['duplicates_threshold']!r} (0.08 finds resized and slightly cropped copies)")
+    _check_descriptor_options(opts)
     if opts["metric"] not in METRICS:
         raise OptionError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
     if int(opts["pca_components"]) < 2:
         raise OptionError("pca-components must be at least 2")
     if opts["min_cluster_size"] is not None and int(opts["min_cluster_size"]) < 2:
         raise OptionError("min-cluster-size must be at least 2")
+    from .clusters import ClusterError, check_cluster_options
+
+    try:  # --cluster-method, --cluster-eval, --n-clusters, --linkage, --cluster-space
+        check_cluster_options(opts)
+    except ClusterError as exc:
+        raise OptionError(str(exc)) from None
     if opts["max_images"] is not None and int(opts["max_images"]) < 1:
         raise OptionError("max-images must be at least 1")
     if opts["weights"] not in (None, "default") and not Path(os.path.expanduser(str(opts["weights"]))).is_file():
@@ -101,6 +127,27 @@ def check_options(opts: dict) -> None:
         if unknown or not asked:
             raise OptionError(f"unknown layout(s) {', '.join(unknown) or repr(opts['layouts'])}; "
                              f"choose from {', '.join(names)}")
+
+
+def _check_descriptor_options(opts: dict) -> None:
+    """--palette-colors, --blend (pixmap.blend) and what they need of --descriptors."""
+    from .blend import BlendError, parse_blend
+
+    try:
+        k = int(opts.get("palette_colors") or 0)
+    except (TypeError, ValueError):
+        k = 0
+    if not 1 <= k <= 16:
+        raise OptionError(f"palette-colors must be between 1 and 16, not {opts.get('palette_colors')!r}")
+    if opts.get("blend"):
+        try:
+            weights = parse_blend(opts["blend"])
+        except BlendError as exc:
+            raise OptionError(str(exc)) from None
+        uses = [b for b, w in weights.items() if b != "cnn" and w > 0]
+        if uses and not opts.get("descriptors"):
+            raise OptionError(f"--blend uses {', '.join(uses)}, which --no-descriptors turns off; "
+                              "drop --no-descriptors or those blocks")
 
 
 def check_columns(opts: dict, meta) -> None:

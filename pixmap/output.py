@@ -66,6 +66,7 @@ ARTIFACT_NAMES = re.compile(r"features\.npy|clusters\.npy|images\.csv|config\.js
 
 STAGING_INSIDE = ".pixmap-building-"      # staging folder inside the target (mount points)
 LOCK_INSIDE = ".pixmap-lock"               # the output's lock file inside the target (unwritable parent)
+NOJEKYLL = ".nojekyll"   # the empty file every site holds so that GitHub Pages serves it as is (no Jekyll)
 STAGING_LOCK = ".pixmap-staging-lock"     # held by the build that owns a staging folder
 _SUFFIX = r"[a-z0-9_]{8}"                 # tempfile.mkdtemp's random part
 
@@ -364,6 +365,10 @@ class _Target:
     def check_staged(self, files: set[str], folders: set[str]) -> dict[str, str]:
         """Refuse when a file of the user's (now) sits where pixmap writes; return the user's leaves."""
         user = {rel: kind for rel, kind in self.scan().items() if rel not in self.owned and rel != self.marker}
+        own = self.path / NOJEKYLL   # a user's empty .nojekyll (for GitHub Pages) is the file the build writes
+        if NOJEKYLL in user and NOJEKYLL in files and not own.is_symlink() and own.is_file() \
+                and own.stat().st_size == 0:
+            del user[NOJEKYLL]
         bad = _conflicts(user, files, folders)
         if bad:
             raise OutputError(

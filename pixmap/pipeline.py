@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, clusters, curation, discover, features, findindex, imagepass, site, sources
+from . import __version__, atlas, byo, clusters, curation, discover, features, findindex, imagepass, site, sources
+from . import duplicates, report
+from . import blend as blending, descriptors
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
 from .options import DEFAULTS, OptionError, check_columns, check_options, parse_list  # noqa: F401 (re-exported)
@@ -45,6 +47,20 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)           # seconds per stage
     n_computed: int = 0                                                 # feature vectors not in the cache
     layouts: list[str] = field(default_factory=list)                    # layout names, in manifest order
+    model_loaded: bool = True                                           # False: no vector computed (given, cached)
+    zip_path: Path | None = None                                        # --zip: <out>.zip
+
+    def to_pandas(self):
+        """The map as a pandas DataFrame (pixmap.frames.load): ids, sources, positions, hotspots, metadata."""
+        from .frames import load
+
+        return load(self.out_dir)
+
+    def show(self, height: int = 600):
+        """The map inline in a notebook (pixmap.notebook.show): an IFrame to a local server."""
+        from .notebook import show
+
+        return show(self.out_dir, height=height)
 
 
 class BuildError(Exception):
@@ -53,13 +69,14 @@ class BuildError(Exception):
 
 def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=None, metadata=None,
           iiif=None, force: bool = False, cache_dir=None, artifacts_dir=None, title: str | None = None,
-          progress: bool = True, **options) -> BuildResult:
+          progress: bool = True, image_column: str = "path", **options) -> BuildResult:
     """Build a map of the images at `images` and/or `iiif`.
 
     `images`: a folder, a glob with **, an image file, a text file of IIIF manifest/collection URLs
-    (one a line), a manifest URL, or a list of those. `iiif`: IIIF manifests or collections (URLs, JSON
+    (one a line), a manifest URL, or a list of those; or a pandas DataFrame whose `image_column` holds image
+    paths, http(s) or IIIF Image API URLs and whose other columns are the metadata (pixmap.frames). `iiif`: IIIF manifests or collections (URLs, JSON
     files, folders of them, or text files of URLs), one or a list. `metadata`: a CSV or JSON file keyed
-    by `filename` (for the local images). `out_dir`: the site folder (must not exist, be empty, or be an
+    by `filename` (for the local images; Parquet too). `out_dir`: the site folder (must not exist, be empty, or be an
     earlier pixmap map with force=True). Options are those of DEFAULTS; see `pixmap build --help` for
     their meaning. Returns a BuildResult.
     """
@@ -92,7 +109,22 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
 
     # ---- sources and metadata
     t = time.perf_counter()
-    found = _sample(_find_sources(images, iiif, metadata_file, opts, cache_dir, progress), opts)
+    from . import frames   # images=DataFrame: its image_column holds paths or URLs, the other columns metadata
+    if frames.is_dataframe(images):
+        if metadata_file:
+            raise BuildError("images is a DataFrame: its other columns are the metadata; leave metadata out "
+                             "(or merge the metadata file into the DataFrame first)")
+        found = _sample(frames.find(images, image_column, opts, cache_dir, progress), opts)
+        images = f"DataFrame ({len(images)} rows, column {image_column!r})"
+    else:
+        found = _sample(_find_sources(images, iiif, metadata_file, opts, cache_dir, progress), opts)
+    try:  # --vectors FILE, --coords, --labels (pixmap.byo): images without a vector or position are left out
+        given = byo.load(opts, found.root, found.sources)
+    except byo.ByoError as exc:
+        raise BuildError(str(exc)) from None
+    if given is not None:
+        found = byo.keep_found(found, given)
+        found.problems.extend(given.skipped)
     root, srcs, meta = found.root, found.sources, found.meta
     try:
         check_columns(opts, meta)
@@ -105,18 +137,32 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
     # ---- output: both folders checked and locked now, written into staging, published at the end
     from .output import Output, OutputError
 
+    if opts["zip"]:
+        from .sitezip import ZipError, check_target
+
+        try:  # a <out>.zip pixmap did not write is never overwritten (checked before any work)
+            check_target(out_dir, force)
+        except ZipError as exc:
+            raise BuildError(str(exc)) from None
     local_roots = [root] if found.n_local else []
     out = Output(out_dir, artifacts, force=force, cache_dir=cache_dir,
                  inputs=[*local_roots, *sorted({Path(s.path).parent for s in srcs if s.path is not None})])
     try:
         out.open()
         result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
-                             title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated)
+                             title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated,
+                             given=given)
         result.skipped[:0] = found.problems
+        if given is not None:
+            result.warnings[:0] = given.warnings
         result.artifacts_dir = out.artifacts_dir
         timings["total"] = time.perf_counter() - t_all
         _write_config(out.artifacts, opts, images, iiif, metadata_file, result)   # published with the rest
         out.publish()
+        if opts["zip"]:   # the published site, zipped beside it while the output is still locked
+            from .sitezip import write_zip
+
+            result.zip_path = write_zip(out_dir, progress=progress)
     except OutputError as exc:
         raise BuildError(str(exc)) from None
     finally:
@@ -217,7 +263,7 @@ def _find_sources(images, iiif, metadata_file, opts, cache_dir, progress) -> _Fo
 
 
 def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title, progress, timings, fetcher=None,
-                curated=None):
+                curated=None, given=None):
     from . import tileset
 
     data = staging / "data"
@@ -225,6 +271,9 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
     artifacts.mkdir(parents=True, exist_ok=True)
     plan = atlas_plan(len(srcs), opts)
     cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], opts["weights"]))
+    vectors_for = given.vector_of if given is not None and given.vectors is not None else None
+    if vectors_for is not None:   # the given vectors are the features: none of the model's is looked up
+        cache = features.FeatureCache(None, "given-vectors", enabled=False)
     pass_opts = {**opts, "thumb_size": plan["thumb_size"]}
 
     # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
@@ -239,13 +288,15 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         try:
             images = imagepass.run(srcs, data, pass_opts, cache, plan["level0_cell"], progress=progress,
                                    fetcher=fetcher, features_path=artifacts / "features.npy", pack=pack,
-                                   tile_cell=plan["cell_size"])
+                                   tile_cell=plan["cell_size"], vectors_for=vectors_for)
         except imagepass.PassError as exc:
             raise BuildError(str(exc)) from None
         kept, sizes, skipped = images.kept, images.sizes, images.skipped
         n = len(kept)
         timings["images_and_features"] = time.perf_counter() - t
         timings["model_inference"] = images.model_seconds
+        for name, sec in images.descriptor_seconds.items():   # summed over the decoding threads
+            timings[f"descriptors {name}"] = sec
         if images.download_wait_seconds:
             timings["download_wait"] = images.download_wait_seconds
         if n == 0:
@@ -262,12 +313,23 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         # takes a different code path (and gives different bits) than one that runs alone.
         warm.join()
         reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
+        spaces = _spaces(reduced, images.descriptors, opts)   # "cnn", "blend" (--blend, else cnn) and the descriptors
         fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
+        if images.descriptors:   # the scores as numeric metadata fields: the viewer offers them as range filters
+            fields, rows = descriptors.add_score_columns(fields, rows, images.descriptors["scores"])
         t_nn = time.perf_counter()   # one neighbour search for UMAP and the similar images (pixmap.discover)
         graph = discover.search(reduced, opts)
         timings["neighbors"] = time.perf_counter() - t_nn
-        layouts, layout_times, layout_notes = compute_layouts(reduced, fields, rows, opts, progress=progress,
-                                                              neighbors=graph)
+        t_dup = time.perf_counter()   # near-duplicates (pixmap.duplicates): the same graph, when it is cosine
+        dups = duplicates.find_duplicates(reduced, float(opts["duplicates_threshold"]), graph=graph,
+                                          metric=opts["metric"], seed=int(opts["seed"])) \
+            if opts["duplicates_threshold"] else None
+        timings["duplicates"] = time.perf_counter() - t_dup
+        given_layouts = byo.layout_of(given.coords_for(images.indices)) if given is not None \
+            and given.coords is not None else None   # --coords: the main layout is the given positions
+        layouts, layout_times, layout_notes = compute_layouts(
+            spaces["blend"], fields, rows, opts, progress=progress, given=given_layouts, spaces=spaces,
+            neighbors=graph if spaces["blend"] is reduced else None)   # --blend: UMAP searches the fused space
         umap2d = layouts[0]
         timings["layouts"] = time.perf_counter() - t
         timings.update({f"layout {k}": v for k, v in layout_times.items()})
@@ -276,26 +338,43 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 
         # ---- hotspots
         t = time.perf_counter()
-        print_stage(progress, f"hotspots: curated, from {curated.path.name}" if curated else "hotspots: HDBSCAN")
+        print_stage(progress, f"hotspots: curated, from {curated.path.name}" if curated
+                    else f"hotspots: {opts['cluster_method']}")
         # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
         # else of category, else of label
         categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
                       or _column(fields, rows, "label"))
-        if curated is not None:   # the viewer's saved hotspots replace HDBSCAN's (pixmap.curation)
+        cluster_sets = []   # the clusterings (pixmap.clusters: --cluster-method, --cluster-space, ...)
+        if given is None or given.labels is None:
+            try:
+                cluster_sets = clusters.cluster_sets(spaces, categories, opts, graph=graph,
+                                                     layout=umap2d.positions, progress=progress)
+            except clusters.ClusterError as exc:
+                raise BuildError(str(exc)) from None
+        if given is not None and given.labels is not None:   # --labels: the given labels are the hotspots
+            clustering = byo.label_clustering(given.labels_for(images.indices), reduced, int(opts["seed"]))
+        elif curated is not None:   # the viewer's saved hotspots replace HDBSCAN's (pixmap.curation)
             curated_result = curation.apply_curation(curated, [s.id for s in kept], reduced, int(opts["seed"]))
             clustering = curated_result.clustering
-        else:
-            clustering = clusters.hotspots(umap2d.positions, reduced, categories, opts["min_cluster_size"],
-                                           int(opts["max_clusters"]), int(opts["seed"]))
+        else:   # the first clustering is the map's own hotspots
+            clustering = cluster_sets[0].clustering
         timings["hotspots"] = time.perf_counter() - t
 
         # ---- what the images show (for search and the hotspots' names)
         t = time.perf_counter()
         print_stage(progress, "content: ImageNet classes and colour names")
-        found_content = findindex.content_of(images.features, images.colours, opts, progress=progress)
+        if vectors_for is not None:   # the model's ImageNet head cannot read vectors made elsewhere
+            found_content = findindex.Found(None, images.colours, findindex.search_language(opts),
+                                            byo.content_note(opts["vectors_file"]))
+            cache_notes.append(found_content.note)
+        else:
+            found_content = findindex.content_of(images.features, images.colours, opts, progress=progress)
         if found_content.note:
             log.info(found_content.note)
-        findindex.relabel_hotspots(clustering, found_content)
+        if clustering.method != "labels":   # --labels: the hotspots keep the given names
+            findindex.relabel_hotspots(clustering, found_content)
+        for cset in cluster_sets:
+            findindex.relabel_hotspots(cset.clustering, found_content)
         timings["content"] = time.perf_counter() - t
 
         # ---- site and artifacts
@@ -314,11 +393,16 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         manifest["thumbs"] = {"size": plan["thumb_size"], "dir": "data/thumbs", "ext": ext, "shard": site.SHARD}
         manifest["lightbox"] = {"size": int(opts["lightbox_size"]), "dir": "data/lightbox", "ext": ext,
                                 "shard": site.SHARD}
+        if images.palette is not None:   # the lightbox's swatches (version 6, "Palette")
+            manifest["palette"] = descriptors.write_palette(data, images.descriptors["palette"],
+                                                            int(opts["palette_colors"]))
         np.ascontiguousarray(clustering.labels, dtype="<i4").tofile(data / "clusters.i32")
         manifest["clusters"] = {"file": "data/clusters.i32", "method": clustering.method,
                                 "hotspots": [h.to_json() for h in clustering.hotspots]}
         if curated is not None:
             manifest["clusters"]["curated"] = curation.manifest_entry(curated, curated_result)
+        manifest.update(clusters.write_clusterings(data, cluster_sets, manifest["clusters"], clustering, spaces,
+                                                   categories, int(opts["seed"])))   # site format 6
         if pack is not None and clustering.hotspots:
             # level 0's cells are small: the hotspot panel gets its thumbnails from one small sheet
             sheet = atlas.hotspot_sheet([pack.get(h.representative) for h in clustering.hotspots])
@@ -338,13 +422,31 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
             manifest["deep_zoom"] = site.write_deep_zoom(data, deep_zoom)
         notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
                               images.tiles)
+        if dups is not None:   # data/duplicates.json for the viewer, duplicates.csv in the artifacts
+            manifest["duplicates"] = duplicates.write_site(data, dups)
+            duplicates.write_csv(artifacts / "duplicates.csv", dups, ids, [s.location for s in kept])
+        if opts["report"]:   # report.html (pixmap.report), beside index.html
+            t_rep = time.perf_counter()
+            print_stage(progress, "report: clusters, their quality and the near-duplicates")
+            sets = report.sets_from_build(cluster_sets, spaces)
+            if not any(cs.clustering is clustering for cs in cluster_sets):   # curated or --labels hotspots
+                sets.insert(0, report.set_from_clustering(clustering, reduced, "cnn", {"hotspots": clustering.method},
+                                                          categories, int(opts["seed"])))
+            manifest["report"] = report.write_report(
+                staging, sets, ids=ids, manifest=manifest, features=reduced, colours=images.colours,
+                terms=found_content.terms, categories=categories, category_name=_category_name(fields, opts),
+                titles=_column(fields, rows, "title"), duplicates=dups)
+            timings["report"] = time.perf_counter() - t_rep
         site.write_manifest(staging, manifest)
         site.copy_viewer(staging)
+        (staging / ".nojekyll").write_bytes(b"")   # GitHub Pages serves the folder as is (no Jekyll)
 
         # features.npy is already in the artifacts folder: the image pass wrote it there
         for lay in layouts:
             np.save(artifacts / f"layout_{lay.name}.npy", lay.positions.astype(np.float32))
         np.save(artifacts / "clusters.npy", clustering.labels.astype(np.int32))
+        if images.descriptors:   # features_<block>.npy are there already (the image pass wrote them)
+            descriptors.write_scores_csv(artifacts / "scores.csv", ids, images.descriptors["scores"])
         with open(artifacts / "images.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["id", "path", "width", "height"])
@@ -360,7 +462,7 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
                        warnings=(list(meta.warnings) if meta else []) + cache_notes + layout_notes + notes
                        + (curation.notes(curated, curated_result) if curated is not None else []),
                        timings=timings, layouts=[lay.name for lay in layouts],
-                       n_computed=images.n_computed)
+                       n_computed=images.n_computed, model_loaded=images.n_computed > 0)
 
 
 
@@ -437,10 +539,15 @@ HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " 
 
 
 def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False,
-                    neighbors=None):
+                    neighbors=None, given=None, spaces=None):
     """Every layout asked for (or, with layouts="auto", every one the metadata allows), made by
     pixmap.layouts.compute_layouts from the metadata columns. `neighbors`: the kNN graph of `reduced` when
     already searched (pixmap.discover.search), else UMAP searches it.
+
+    `given`: (2D layout, 3D layout or None) from --coords (pixmap.byo.layout_of): they are "umap" and
+    "umap-3d", and the layouts made from umap's positions use them; no UMAP variants are made.
+    `spaces`: pipeline._spaces's dict; its descriptor blocks make the colour, hue, composition and
+    structure layouts.
 
     Returns (layouts with "umap" first, seconds per layout, notes on layouts that were skipped and why).
     """
@@ -461,6 +568,8 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
     md_list = parse_list(opts["min_dist"], float)
     wanted = ["umap"] + (["umap-variants"] if len(nn_list) * len(md_list) > 1 else [])
     wanted += [a for a in asked if a != "umap"]
+    if given is not None:   # --coords: the given positions are the main map, the UMAP variants would not be
+        wanted = [w for w in wanted if w != "umap-variants" and not (w == "umap-3d" and given[1] is not None)]
     if opts.get("supervised") and "umap-supervised" not in wanted:
         wanted.append("umap-supervised")
     # metadata columns by lower-case name (reversed: where two names differ only in case, the first wins)
@@ -479,7 +588,10 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
                            n_neighbors=nn_list[0], min_dist=md_list[0], metric=opts["metric"],
                            variants=(nn_list, md_list), skipped=skipped,
                            group_by=str(opts["group_by"]).lower(), sort_by=sort_by, on_done=done,
-                           neighbors=neighbors)
+                           neighbors=neighbors, umap=given[0] if given is not None else None,
+                           spaces=spaces, palette_colors=int(opts.get("palette_colors") or 6))
+    if given is not None and given[1] is not None:
+        layouts.insert(1, given[1])
     bar.update(bar.total - bar.n)
     bar.close()
     notes = []
@@ -490,6 +602,22 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
         else:
             log.info("layout %s not made: %s", name, why)
     return layouts, times, notes
+
+
+def _spaces(reduced, blocks: dict, opts) -> dict:
+    """The spaces the layouts and the clusterings work in: "cnn" (the PCA-reduced features), "blend" (the
+    --blend fusion, pixmap.blend; the cnn space without --blend) and the descriptor blocks ("palette",
+    "composition", "structure"; None without --descriptors)."""
+    spaces = {"cnn": reduced, "blend": reduced}
+    for name in descriptors.BLOCKS:
+        spaces[name] = blocks.get(name) if blocks else None
+    if opts.get("blend"):
+        weights = blending.parse_blend(opts["blend"])   # checked with the other options
+        if any(b != "cnn" and w > 0 for b, w in weights.items()):   # cnn alone: the cnn space, as without
+            spaces["blend"] = blending.fuse(spaces, weights, max_dim=int(opts["pca_components"]),
+                                            seed=int(opts["seed"]))
+            log.info("blend: %s -> %d columns", opts["blend"], spaces["blend"].shape[1])
+    return spaces
 
 
 def _metadata_table(kept, sizes, meta, meta_rows):
@@ -503,6 +631,15 @@ def _metadata_table(kept, sizes, meta, meta_rows):
         values += [row.get(f) if row else None for f in extra]
         rows.append(values)
     return fields, rows
+
+
+def _category_name(fields, opts):
+    """The name of the column the hotspots are named by (--group-by, else category, else label), or None."""
+    lowered = {f.lower(): f for f in fields}
+    for name in (opts["group_by"], "category", "label"):
+        if name and str(name).lower() in lowered:
+            return lowered[str(name).lower()]
+    return None
 
 
 def _column(fields, rows, name):

@@ -15,7 +15,7 @@ import numpy as np
 from .layouts.base import Layout, normalise
 
 FORMAT = "pixmap-site"
-VERSION = 5
+VERSION = 6
 METADATA_CHUNK = 1000     # metadata rows per file (data/metadata/<k>.json)
 IDS_CHUNK = 4096          # ids per file (data/ids/<k>.json)
 SHARD = "fnv1a-8"         # per-image files in 256 folders by a hash of the id (docs/site-format.md)

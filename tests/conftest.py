@@ -67,3 +67,37 @@ def geo_build(tmp_path_factory, built_site_result):
                        cache_dir=built_site_result.out_dir.parent / "cache", progress=False,
                        layouts="umap,geographic,custom,alphabetic", supervised=True, n_neighbors="5,10")
     return res, names
+
+
+PLANTED_FROM = "93784"   # the painting the planted near-duplicate is made from
+
+
+@pytest.fixture(scope="session")
+def planted_build(tmp_path_factory, demo_metadata):
+    """A real build of the 267 demo paintings (first title an XSS probe) plus a near-duplicate planted among
+    them: a copy of painting PLANTED_FROM cropped by 3-5% on each side and resized to 60% (PIL), with its
+    own metadata row. Shared by the report, near-duplicate and report-in-the-browser tests."""
+    import shutil
+
+    from PIL import Image
+
+    import pixmap
+
+    tmp = tmp_path_factory.mktemp("planted")
+    images = tmp / "images"
+    shutil.copytree(DEMO / "images", images)
+    with Image.open(images / f"{PLANTED_FROM}.jpg") as im:
+        w, h = im.size
+        copy = im.convert("RGB").crop((round(w * 0.04), round(h * 0.03), w - round(w * 0.03), h - round(h * 0.05)))
+        copy = copy.resize((round(copy.width * 0.6), round(copy.height * 0.6)), Image.LANCZOS)
+        copy.save(images / "planted-copy.jpg", quality=85)
+    with open(demo_metadata, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    original = next(r for r in rows if r["filename"].endswith(f"/{PLANTED_FROM}.jpg"))
+    rows.append({**original, "filename": "images/planted-copy.jpg", "title": "A copy & <crop>", "aic_id": ""})
+    with open(tmp / "metadata.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    return pixmap.build(images=images, metadata=tmp / "metadata.csv", out_dir=tmp / "site", cache_dir=tmp / "cache",
+                        progress=False)

@@ -23,7 +23,7 @@ FLOWERS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "flowers
 def test_demo_build_is_version_4_with_search_facets_and_content(built_site_result):
     site = built_site_result.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["version"] == 5
+    assert man["version"] == 6
     search = man["search"]
     assert search["docs"] == 267 and {"title", "artist", "content", "colour"} <= set(search["fields"])
     for key in search["keys"]:
@@ -82,7 +82,10 @@ def _labels(site, hits):
 def test_photos_without_metadata_are_found_by_what_they_show(flowers_site):
     site = flowers_site.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["facets"] == []                         # nothing to filter by: no metadata
+    # no metadata: the only filters are the image scores the build measures (pixmap.descriptors)
+    from pixmap.descriptors import SCORE_NAMES
+    assert sorted(f["field"] for f in man["facets"]) == sorted(SCORE_NAMES)
+    assert all(f["kind"] == "range" for f in man["facets"])
     assert "content" in man["search"]["fields"] and "colour" in man["search"]["fields"]
     daisy = _labels(site, searchindex.search(site, "daisy")[:10])
     assert daisy.count("daisy") >= 7, daisy

@@ -23,7 +23,8 @@ def positions(site, name):
 def test_demo_build_lists_every_layout_its_metadata_allows(built_site_result):
     site = built_site_result.out_dir
     names = [l["name"] for l in manifest(site)["layouts"]]
-    assert names == ["umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "alphabetic"]
+    assert names == ["umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "alphabetic",
+                     "colour", "hue", "composition", "structure"]       # the last four: pixmap.descriptors
     for name in names:
         art = np.load(built_site_result.artifacts_dir / f"layout_{name}.npy")
         assert art.shape[0] == 267 and np.isfinite(art).all(), name

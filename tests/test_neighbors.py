@@ -111,7 +111,7 @@ def test_a_build_writes_neighbours_in_its_pca_space(small_builds):
 
     full, _ = small_builds
     man = json.loads((full.out_dir / "data" / "manifest.json").read_text())
-    assert man["version"] == 5
+    assert man["version"] == 6
     entry = man["neighbors"]
     assert entry["k"] == 12 and entry["metric"] == "cosine" and entry["space"] == "pca-30"
     idx, q, _ = neighbors.read_neighbors(full.out_dir)

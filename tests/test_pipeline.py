@@ -23,7 +23,7 @@ def test_demo_build_writes_a_complete_site(built_site_result):
     assert (site / "index.html").exists() and (site / ".pixmap-site").exists()
 
     # every path in the manifest is relative and exists
-    assert man["version"] == 5 and "tiles" not in man["atlas"]   # 267 images: level 0 holds them at 64 px
+    assert man["version"] == 6 and "tiles" not in man["atlas"]   # 267 images: level 0 holds them at 64 px
     assert man["atlas"]["cell_size"] == 64 and man["thumbs"]["size"] == 256
     paths = [man["metadata"]["dir"] + "/0.json", man["ids"]["dir"] + "/0.json", man["atlas"]["cells"],
              man["clusters"]["file"], *man["atlas"]["pages"], *man["metadata"]["columns"].values(),
@@ -63,13 +63,14 @@ def test_demo_build_writes_a_complete_site(built_site_result):
             assert im.format == "WEBP" and max(im.size) == 256
         with Image.open(site / image_file(man["lightbox"], ids[i])) as im:
             assert max(im.size) == 640  # source is 640 px: not upscaled to 1024
-    # manifest, one metadata chunk and one id chunk: nothing per image; the search index is sharded by
-    # a term's first character (a bounded number of dictionary files, whatever the image count)
+    # manifest, one metadata chunk, one id chunk and the near-duplicate groups: nothing per image; the
+    # search index is sharded by a term's first character (a bounded number of dictionary files)
     data_json = sorted(p.relative_to(site).as_posix() for p in (site / "data").rglob("*.json"))
     assert [p for p in data_json if not p.startswith("data/search/")] == [
-        "data/ids/0.json", "data/manifest.json", "data/metadata/0.json"]
+        "data/duplicates.json", "data/ids/0.json", "data/manifest.json", "data/metadata/0.json"]
     dict_shards = [p for p in data_json if p.startswith("data/search/dict/")]
-    assert 1 <= len(dict_shards) <= 64 and len(dict_shards) == len(data_json) - 3
+    assert 1 <= len(dict_shards) <= 64 and len(dict_shards) == len(data_json) - 4
+    assert json.loads((site / "data" / "duplicates.json").read_text())["groups"] == []  # none in the demo
 
 
 def test_artifacts(built_site_result):
@@ -200,7 +201,7 @@ def test_deep_zoom_writes_tiles_of_local_images_and_lists_them(tmp_path, built_s
                        cache_dir=built_site_result.out_dir.parent / "cache", layouts="umap", deep_zoom=True)
     site = res.out_dir
     man = json.loads((site / "data" / "manifest.json").read_text())
-    assert man["version"] == 5
+    assert man["version"] == 6
     entries = json.loads((site / man["deep_zoom"]["file"]).read_text())
     meta = read_metadata(site)
     ids = meta["ids"]

@@ -200,3 +200,34 @@ def test_serve_command_serves_a_folder_reached_through_a_symlink(tmp_path, small
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_open_opens_the_browser_at_the_served_url(tmp_path, small_site):
+    """`pixmap serve --open`: the browser named by $BROWSER (here a script that writes down its URL) is
+    started with the URL the server answers at."""
+    import subprocess
+    import sys
+    import time
+
+    site, _ = small_site
+    seen = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > "{seen}.part" && mv "{seen}.part" "{seen}"\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": f"{browser} %s"}
+    env.pop("DISPLAY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pixmap", "serve", str(site), "--port", "0", "--open"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):   # a hang guard (60 s), not a timing test
+            if seen.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert seen.exists(), proc.stdout.read1().decode() if proc.poll() is not None else "no browser started"
+        url = seen.read_text().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        with urllib.request.urlopen(url + "js/main.js") as resp:
+            assert resp.status == 200 and resp.read() == (site / "js" / "main.js").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

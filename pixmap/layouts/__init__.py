@@ -5,6 +5,8 @@
   features   the (PCA-reduced) feature matrix, n x d
   umap       the 2D UMAP positions (n x 2); layouts that use it arrange images so similar ones stay near
   <column>   a metadata column, one value per image in data order (missing: None / "")
+  space:<name>  a descriptor space of pixmap.descriptors ("palette", "composition", "structure"), n x d,
+             given in compute_layouts' `spaces`
 
 `compute_layouts(names, ...)` runs the named ones whose inputs are there (the build calls it), e.g.
 
@@ -49,12 +51,16 @@ LAYOUTS: dict[str, LayoutSpec] = {s.name: s for s in (
     LayoutSpec("geographic", "Map", ("lat", "lng"), function="geographic:geographic_layout"),
     LayoutSpec("alphabetic", "Alphabetic", ("<sort_by>",), function="sorted:sorted_layout"),
     LayoutSpec("custom", "Custom", ("x", "y"), function="sorted:custom_layout"),
+    LayoutSpec("colour", "Colour", ("space:palette",), function="descriptors:colour_layout"),
+    LayoutSpec("hue", "Hue", ("space:palette",), function="descriptors:hue_layout"),
+    LayoutSpec("composition", "Composition", ("space:composition",), function="descriptors:composition_layout"),
+    LayoutSpec("structure", "Structure", ("space:structure",), function="descriptors:structure_layout"),
 )}
 
 
 # What `--layouts auto` asks for (each made when the metadata allows it), in this order.
 AUTO_LAYOUTS = ("umap", "umap-3d", "grid", "umap-spread", "categorical", "date", "geographic", "alphabetic",
-                "custom")
+                "custom", "colour", "hue", "composition", "structure")
 
 # Layouts "auto" leaves out from this many images on, and why. The rule: a layout "auto" adds may cost
 # at most ~5 minutes on 2 cores at that size (the grid and metadata layouts take under 40 s at 1M).
@@ -64,6 +70,13 @@ AUTO_LIMITS: dict[str, tuple[int, str]] = {
                          "runs on one core: 101 s at 100,000 images, ~45 min at 1,000,000"),
     "umap-spread": (500_000, "pushing a million thumbnails apart takes 14 min (32 s at 100,000 images; "
                              "~5 min at 500,000)"),
+    # each a UMAP of its own kNN graph, as long as the main map's optimisation (one core, seeded)
+    "colour": (250_000, "a UMAP of the palette space, as long as the main map's: ~100 s at 100,000 images, "
+                        "~45 min at 1,000,000"),
+    "composition": (250_000, "a UMAP of the composition space, as long as the main map's: ~100 s at 100,000 "
+                             "images, ~45 min at 1,000,000"),
+    "structure": (250_000, "a UMAP of the structure space, as long as the main map's: ~100 s at 100,000 "
+                           "images, ~45 min at 1,000,000"),
 }
 
 
@@ -91,6 +104,12 @@ def auto_layouts(n: int) -> tuple[str, ...]:
         whole process           0.9 GB              2.7 GB   (VmHWM; 0.3 / 0.47 GB of it imports and metadata)
 
     The 2 cores were shared with other jobs (load 3.5 to 7), so the seconds are upper bounds.
+
+    The descriptor layouts (bench/bench_descriptors.py, flowers5's 4,317 photos, same machine): colour,
+    composition and structure are a UMAP each (of 52, 82 and 172 columns; kNN and optimisation) taking
+    8-25 s there (by the machine's load), like the main map's; so, like umap-3d, ~100 s each at 100,000
+    and ~45 min at 1,000,000: AUTO_LIMITS leaves them out from 250,000 on. hue is a sort (0.02 s at 4,317;
+    ~5 s at 1,000,000).
     """
     return tuple(name for name in AUTO_LAYOUTS if n < AUTO_LIMITS.get(name, (n + 1, ""))[0])
 
@@ -117,7 +136,7 @@ def _has_column(columns: dict | None, name: str) -> bool:
 
 
 def missing_inputs(name: str, features=None, umap=None, columns: dict | None = None,
-                   group_by: str = "category", sort_by: str = "title") -> list[str]:
+                   group_by: str = "category", sort_by: str = "title", spaces: dict | None = None) -> list[str]:
     """What `name` needs that is not there ([] = it can be computed). "umap" counts as there when
     features are (compute_layouts makes it). <group_by> and <sort_by> stand for those columns."""
     spec = LAYOUTS[name]
@@ -128,6 +147,9 @@ def missing_inputs(name: str, features=None, umap=None, columns: dict | None = N
             ok = features is not None
         elif need == "umap":
             ok = umap is not None or features is not None
+        elif need.startswith("space:"):
+            ok = bool(spaces) and spaces.get(need[6:]) is not None and len(spaces[need[6:]]) > 0
+            need = f"the {need[6:]} descriptors (--descriptors)"
         else:
             ok = _has_column(columns, need)
         if not ok:
@@ -156,7 +178,8 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
                     min_dist: float = 0.1, metric: str = "cosine",
                     variants: tuple = ((5, 15, 50), (0.01, 0.1, 0.5)),
                     skipped: dict | None = None, group_by: str = "category", sort_by: str = "title",
-                    on_done=None, neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> list[Layout]:
+                    on_done=None, neighbors: tuple[np.ndarray, np.ndarray] | None = None,
+                    spaces: dict | None = None, palette_colors: int = 6) -> list[Layout]:
     """Build the named layouts (in order). Inputs as in the module docstring; `umap` is the 2D UMAP
     Layout if already made (else it is made from `features` when needed). Layouts whose inputs are
     missing are left out; their reasons go into `skipped` (name -> text) when a dict is given.
@@ -166,10 +189,12 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
     and alphabetic layouts. `on_done(name, seconds)` is called after each layout is made.
     `neighbors`: (indices, distances) from umap.knn(features, k, metric) with k at least the largest
     n_neighbors used, when already computed (else they are searched once, when first needed).
+    `spaces`: the descriptor spaces ("palette", "composition", "structure"; pixmap.descriptors) for the
+    colour, hue, composition and structure layouts; `palette_colors`: the k of the palette space.
     """
     import time
 
-    from . import categorical, date, geographic, grid, sorted as sorted_, spread
+    from . import categorical, date, descriptors as descriptors_, geographic, grid, sorted as sorted_, spread
     from . import umap as umap_
 
     columns = columns or {}
@@ -212,7 +237,7 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
     for name in names:
         if name not in LAYOUTS:
             raise KeyError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
-        lacking = missing_inputs(name, features, umap, columns, group_by, sort_by)
+        lacking = missing_inputs(name, features, umap, columns, group_by, sort_by, spaces)
         if lacking:
             if skipped is not None:
                 skipped[name] = "needs " + ", ".join(lacking)
@@ -244,6 +269,12 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
         elif name == "custom":
             z = columns["z"] if _has_column(columns, "z") else None
             out.append(sorted_.custom_layout(columns["x"], columns["y"], z))
+        elif name == "hue":
+            out.append(descriptors_.hue_layout(spaces["palette"], palette_colors))
+        elif name in ("colour", "composition", "structure"):
+            make = {"colour": descriptors_.colour_layout, "composition": descriptors_.composition_layout,
+                    "structure": descriptors_.structure_layout}[name]
+            out.append(make(spaces["palette" if name == "colour" else name], n_neighbors, min_dist, seed))
         if on_done is not None:
             on_done(name, time.perf_counter() - t0)
     return out

@@ -100,7 +100,7 @@ export function installApi(app) {
   };
   // (ready also waits for the search, filters and colouring a link asked for)
   const ready = app.ready.then(() => app.preloaded).then(() => app.findRestored).then(() => app.selectionRestored)
-    .then(() => app.hotspotsRestored).then(() => undefined);
+    .then(() => app.hotspotsRestored).then(() => app.clusterSetsRestored).then(() => undefined);
   ready.catch(() => {}); // a failed start is shown on the page; awaiting `ready` still rejects
   window.pixmap = Object.freeze({
     ...discoverApi(app, {need, find}),

@@ -210,6 +210,7 @@ export class HotspotEditor {
       this.toggle.textContent = this.editing ? "Done" : "Edit";
     }
     document.getElementById("panel").classList.toggle("editing", this.editing);
+    if (this.onEditingChange) this.onEditingChange(this.editing); // (clustersets.js: its controls)
     this._render();
     this.lightboxChanged();
   }

@@ -3,9 +3,40 @@
 // The list can be drawn again with other hotspots (setHotspots: the hotspot editor, hotspotedit.js);
 // thumbnails are kept by representative image, and one not drawn yet comes from `thumbFor(image)`
 // (its thumbnail file), since atlas level 0 and the hotspot sheet are only read at start-up.
+// Each hotspot shows its quality (site format 6: the silhouette of its images, when the manifest has it), and
+// the list can be sorted by size (the map's own order), quality or name (setSort; clustersets.js's control).
 import {el} from "./dom.js";
 
 const THUMB = 96; // canvas pixels (shown at 48 CSS px)
+
+export const SILHOUETTE_HELP = "Silhouette: how much nearer this hotspot's images are to each other than to the "
+  + "next hotspot's, from -1 to 1 (above 0.25: a distinct group; near 0: it blends into its neighbours; "
+  + "below 0: mixed).";
+
+/** The hotspots in the order of `key`: "size" (as given: the map's own order), "quality" (silhouette, best
+ * first; hotspots without one last) or "name". */
+export function sortHotspots(hotspots, key) {
+  const list = hotspots.slice();
+  if (key === "quality") {
+    const q = (h) => (typeof h.silhouette === "number" && Number.isFinite(h.silhouette) ? h.silhouette : -Infinity);
+    list.sort((a, b) => q(b) - q(a));
+  } else if (key === "name") {
+    list.sort((a, b) => String(a.label).localeCompare(String(b.label), undefined, {numeric: true, sensitivity: "base"}));
+  }
+  return list;
+}
+
+/** The quality badge of a hotspot: its silhouette as a number and a small bar, or null without one. */
+function qualityBadge(h) {
+  if (typeof h.silhouette !== "number" || !Number.isFinite(h.silhouette)) return null;
+  const s = h.silhouette;
+  const grade = s >= 0.25 ? "good" : s >= 0 ? "fair" : "poor";
+  const fill = el("span");
+  fill.style.width = `${Math.max(4, Math.min(100, ((s + 1) / 2) * 100)).toFixed(1)}%`;
+  return el("span", {className: `quality ${grade}`, title: `${SILHOUETTE_HELP} This one: ${s.toFixed(2)}.`},
+    el("span", {className: "qbar", "aria-hidden": "true"}, fill),
+    el("span", {className: "qvalue", text: s.toFixed(2)}));
+}
 
 export class HotspotPanel {
   /**
@@ -22,24 +53,32 @@ export class HotspotPanel {
     this.thumbs = new Map(); // representative image -> canvas holding its thumbnail
     this.wanted = new Set(); // representatives whose thumbnail file is loading
     this.selected = null;
+    this.sortKey = "size";
     this.setHotspots(hotspots);
   }
 
-  /** Draw the list (again) for these hotspots. */
+  /** Draw the list in another order: "size" (the hotspots' own order), "quality" or "name". */
+  setSort(key) {
+    this.sortKey = key;
+    this.setHotspots(this.hotspots);
+  }
+
+  /** Draw the list (again) for these hotspots (in this.sortKey's order). */
   setHotspots(hotspots) {
     this.hotspots = hotspots;
     this.items = new Map(); // hotspot id -> {button, canvas, li}
     const max = Math.max(1, ...hotspots.map((h) => h.size));
     const items = [];
     if (!hotspots.length) items.push(el("li", {className: "empty", text: "No hotspots in this map."}));
-    for (const h of hotspots) {
+    for (const h of sortHotspots(hotspots, this.sortKey)) {
       const canvas = el("canvas", {width: THUMB, height: THUMB, "aria-hidden": "true"});
       const bar = el("span");
       bar.style.width = `${Math.max(2, (100 * h.size) / max).toFixed(1)}%`;
       const button = el("button", {type: "button", "aria-pressed": String(h.id === this.selected), title: String(h.label)},
         canvas,
         el("span", {className: "label", text: String(h.label)}),
-        el("span", {className: "meta"}, el("span", {className: "bar"}, bar), el("span", {className: "size", text: String(h.size)})));
+        el("span", {className: "meta"}, el("span", {className: "bar"}, bar), el("span", {className: "size", text: String(h.size)}),
+          ...[qualityBadge(h)].filter(Boolean)));
       button.dataset.hotspot = String(h.id);
       button.addEventListener("mouseenter", () => this.onHover(h.id));
       button.addEventListener("mouseleave", () => this.onHover(-1));

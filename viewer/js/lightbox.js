@@ -5,6 +5,7 @@
 import {el, safeHttpUrl, displayValue} from "./dom.js";
 import {DeepZoomIndex, DeepZoomView} from "./deepzoom.js";
 import {imageFileUrl} from "./paths.js";
+import {PaletteIndex, swatchBar} from "./palette.js";
 
 /** A short name for a well-known rights URL (Creative Commons, RightsStatements.org), else the URL. */
 export function rightsLabel(url) {
@@ -40,6 +41,7 @@ export class Lightbox {
     this.list = null; // {length, at(k), indexOf(i), label}
     this.returnFocus = null;
     this.deepZoom = new DeepZoomIndex(site.manifest); // data/deep-zoom.json: fetched when first needed
+    this.palette = new PaletteIndex(site.manifest);   // data/palette.u8 (version 6): fetched on first open
     this.zoom = null;    // the DeepZoomView of the image shown, if any
     this.shown = 0;      // counts renders: an answer for an image no longer shown is dropped
     root.addEventListener("click", (e) => {
@@ -251,11 +253,18 @@ export class Lightbox {
       ? el("p", {className: "counter", text: `${k + 1} of ${list.length}${list.label ? " · " + list.label : ""}`})
       : null;
 
+    const swatches = this.palette.available ? el("div", {className: "palette-slot"}) : null;
     this.root.replaceChildren(
       figure,
-      el("section", {className: "info"}, el("h2", {text: String(title)}), counter, dl, links),
+      el("section", {className: "info"}, el("h2", {text: String(title)}), swatches, counter, dl, links),
       ...this._navButtons(k, list),
     );
     this._startZoom(i, figure, view, img);
+    if (swatches) {   // the dominant colours, once data/palette.u8 is there (none shown if it fails)
+      const shown = this.shown;
+      this.palette.colours(i).then((colours) => {
+        if (shown === this.shown && this.index === i && colours.length) swatches.replaceChildren(swatchBar(colours));
+      }, (err) => console.warn("palette:", err.message || err));
+    }
   }
 }

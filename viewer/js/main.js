@@ -26,8 +26,12 @@ import {selecting} from "./selection.js";
 import {SelectionUi} from "./selectionui.js";
 import {Discover} from "./discover.js";
 import {HotspotEditor} from "./hotspotedit.js";
+import {ClusterSets} from "./clustersets.js";
+import {reportLink} from "./reportlink.js";
+import {Duplicates} from "./duplicates.js";
 import {attachInput} from "./input.js";
 import {showMessage, formatBytes} from "./dom.js";
+import {Embed} from "./embed.js"; // (inside an <iframe>: ?ui=none|minimal, postMessage events to the host page)
 
 const $ = (id) => document.getElementById(id);
 
@@ -211,6 +215,13 @@ class App {
     if (saved.hotspot === null) this.selectionRestored = this.restoreSelection(saved);
     this.hotspotEdit = new HotspotEditor(this); // (the hotspot panel's Edit mode)
     this.hotspotsRestored = this.hotspotEdit.start();
+    this.clusterSets = new ClusterSets(this); // (site format 6: several hotspot sets, their quality and order)
+    this.clusterSetsRestored = this.clusterSets.restore(saved).then(() => {
+      if (saved.clusters && saved.hotspot !== null && this.site.hotspots.some((h) => h.id === saved.hotspot)) this._select(saved.hotspot);
+    }).catch((err) => console.warn("pixmap: hotspot set from the link:", err.message || err));
+    reportLink(this); // (site format 6: report.html, when the site has one)
+    this.duplicates = new Duplicates(this); // (site format 6: the near-duplicate groups, when there are any)
+    this.embed = new Embed(this); // (embed.js: events for the host page when framed)
     this._resolveReady();
     this._loadLater();
     this._prefetchLayouts();
@@ -276,6 +287,7 @@ class App {
     this.hash.schedule();
     if (this.discover) this.discover.lightboxChanged(i);
     if (this.hotspotEdit) this.hotspotEdit.lightboxChanged();
+    if (this.embed) this.embed.lightboxChanged(i);
   }
 
   _applyHash() {
@@ -288,6 +300,7 @@ class App {
       else this.lightbox.close();
       if (this.find) this.find.follow(saved);
       if (this.selectionUi) this.followSelection(saved);
+      if (this.clusterSets && (saved.clusters || null) !== this.clusterSets.current) await this.clusterSets.show(saved.clusters);
     };
     go().catch((err) => this._layoutError(err));
   }
@@ -297,6 +310,7 @@ class App {
     const open = (lb && lb.isOpen ? lb.id : null) || this.pendingOpenId;
     const layout = this.activeLayout().name;
     return {layout, camera: this.camera.state, open, hotspot: this.selectedCluster >= 0 ? this.selectedCluster : null,
+      clusters: this.clusterSets ? this.clusterSets.current : null,
       ...(this.find ? this.find.state() : {}), ...this.selectionLink()};
   }
 
@@ -442,6 +456,7 @@ class App {
       ...(this.find ? this.find.stats() : {}),
       ...this.selectionStats(),
       ...(this.discover ? this.discover.stats() : {}),
+      hotspotSet: this.clusterSets ? this.clusterSets.current : null,
     };
   }
 }

@@ -4,6 +4,7 @@
 // &r.<field>=<min>..<max> per range (a bound may be left out), &color=<field or "hotspot">.
 // The selection (selection.js): &sel=<id>,<id>,... (each id percent-encoded) for a small one, or
 // &seli=<base64url> (image indices in data order as delta varints) for a larger one.
+// Another hotspot set than the map's own (site format 6, clustersets.js): &clusters=<name>.
 // Written with history.replaceState (no history entries), throttled.
 
 const num = (v) => {
@@ -15,7 +16,7 @@ export function parseHash(hash) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
   // (`image=` is read as `open=`)
   const out = {layout: params.get("layout") || null, open: params.get("open") || params.get("image") || null,
-    camera: null, hotspot: null, query: params.get("q") || "", filters: {}, colorBy: params.get("color") || null,
+    camera: null, hotspot: null, clusters: params.get("clusters") || null, query: params.get("q") || "", filters: {}, colorBy: params.get("color") || null,
     sel: params.get("sel") ? params.get("sel").split(",").filter(Boolean) : null, seli: params.get("seli") || null};
   for (const [key, value] of params) {
     if (key.startsWith("f.") && key.length > 2) (out.filters[key.slice(2)] ||= []).push(value);
@@ -38,7 +39,7 @@ export function parseHash(hash) {
   return out;
 }
 
-export function formatHash({layout, camera, open, hotspot, query, filters, colorBy, sel, seli}) {
+export function formatHash({layout, camera, open, hotspot, clusters, query, filters, colorBy, sel, seli}) {
   const parts = [];
   const enc = encodeURIComponent;
   if (layout) parts.push(`layout=${enc(layout)}`);
@@ -50,6 +51,7 @@ export function formatHash({layout, camera, open, hotspot, query, filters, color
     const d = Math.max(4, Math.ceil(Math.log10(camera.zoom * 2000)));
     parts.push(`x=${camera.x.toFixed(d)}`, `y=${camera.y.toFixed(d)}`, `zoom=${camera.zoom.toPrecision(5)}`);
   }
+  if (clusters) parts.push(`clusters=${enc(clusters)}`);
   if (hotspot !== null && hotspot !== undefined) parts.push(`hotspot=${hotspot}`);
   if (query) parts.push(`q=${enc(query)}`);
   for (const [field, value] of Object.entries(filters || {})) {
