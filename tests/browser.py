@@ -164,3 +164,23 @@ def page(browser):
     p = new_page(browser)
     yield p
     p.context.close()
+
+
+def open_map(page, site, suffix=""):
+    """Open a site's viewer (site.url: its root URL) with `suffix` (e.g. "#layout=grid") and wait until it
+    has drawn and its loading screen is gone."""
+    page.goto(site.url + "index.html" + suffix)
+    page.evaluate("pixmap.ready")
+    page.wait_for_function("document.getElementById('loading').hidden")
+    return page
+
+
+def assert_clean(page, site):
+    """No page error, console error or dialog on a page made by the `page` fixture (its .rec), no request
+    outside the site, and no injected script ran (test metadata may set window.__xss from an HTML probe)."""
+    rec = page.rec
+    assert rec.page_errors == [], rec.page_errors
+    assert rec.console_errors == [], rec.console_errors
+    assert rec.dialogs == [], rec.dialogs
+    assert rec.outside(site.url) == [], rec.outside(site.url)
+    assert page.evaluate("window.__xss") is None

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.browser import StaticServer
+from tests.browser import StaticServer, assert_clean, open_map
 
 REPO = Path(__file__).resolve().parent.parent
 FLOWERS = REPO.parent / "shared" / "datasets" / "flowers5" / "images"
@@ -95,18 +95,6 @@ def v4_site(built, tmp_path_factory):
     s.server.close()
 
 
-def open_map(page, site, suffix=""):
-    page.goto(site.url + "index.html" + suffix)
-    page.evaluate("pixmap.ready")
-    page.wait_for_function("document.getElementById('loading').hidden")
-    return page
-
-
-def assert_clean(page, site):
-    rec = page.rec
-    assert rec.page_errors == [], rec.page_errors
-    assert rec.console_errors == [], rec.console_errors
-    assert rec.outside(site.url) == [], rec.outside(site.url)
 
 
 def brute_neighbours(built, k=12):

@@ -15,13 +15,12 @@ import random
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.browser import StaticServer, new_page  # the browser fixture comes from conftest
+from tests.browser import StaticServer, new_page, assert_clean, open_map  # the browser fixture comes from conftest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
@@ -111,19 +110,6 @@ def v3_site(built, tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------ helpers
-def open_map(page, site, suffix=""):
-    page.goto(site.url + "index.html" + suffix)
-    page.evaluate("pixmap.ready")
-    page.wait_for_function("document.getElementById('loading').hidden")
-    return page
-
-
-def assert_clean(page, site):
-    rec = page.rec
-    assert rec.page_errors == [], rec.page_errors
-    assert rec.console_errors == [], rec.console_errors
-    assert rec.dialogs == [], rec.dialogs
-    assert rec.outside(site.url) == [], rec.outside(site.url)
 
 
 def type_query(page, text, delay=40):

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.browser import StaticServer, new_page  # the browser fixture comes from conftest
+from tests.browser import StaticServer, new_page, assert_clean, open_map  # the browser fixture comes from conftest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
@@ -73,20 +72,6 @@ def site(work):
 
 
 # ------------------------------------------------------------------------------------ helpers
-def open_map(page, site):
-    page.goto(site.url + "index.html")
-    page.evaluate("pixmap.ready")
-    page.wait_for_function("document.getElementById('loading').hidden")
-    return page
-
-
-def assert_clean(page, site):
-    rec = page.rec
-    assert rec.page_errors == [], rec.page_errors
-    assert rec.console_errors == [], rec.console_errors
-    assert rec.dialogs == [], rec.dialogs
-    assert rec.outside(site.url) == [], rec.outside(site.url)
-    assert page.evaluate("window.__xss") is None
 
 
 def shown(page):

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import StaticServer  # the browser fixture comes from conftest
+from tests.browser import StaticServer, assert_clean, open_map  # the browser fixture comes from conftest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
@@ -85,25 +85,11 @@ def site(built):
 
 
 # ------------------------------------------------------------------------------------ helpers
-def open_map(page, site, suffix=""):
-    page.goto(site.url + "index.html" + suffix)
-    page.evaluate("pixmap.ready")
-    page.wait_for_function("document.getElementById('loading').hidden")
-    return page
-
 
 @pytest.fixture
 def map_page(page, site):
     return open_map(page, site)
 
-
-def assert_clean(page, site):
-    rec = page.rec
-    assert rec.page_errors == [], rec.page_errors
-    assert rec.console_errors == [], rec.console_errors
-    assert rec.dialogs == [], rec.dialogs
-    assert rec.outside(site.url) == [], rec.outside(site.url)
-    assert page.evaluate("window.__xss") is None
 
 
 def screen_points(page):
