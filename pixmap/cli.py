@@ -30,6 +30,13 @@ def build_options(f):
                           "for offline use of inception_v3/resnet50 or your own fine-tuned weights."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
                      help="Images per model call."),
+        click.option("--backend", type=click.Choice(["auto", "keras", "litert"]), default="auto", show_default=True,
+                     help="How the model runs. litert: a TFLite conversion of the model (made once with TensorFlow, "
+                          "cached, checked against Keras), fast to start and ~1 GB lighter; keras: TensorFlow itself; "
+                          "auto: litert when its features match Keras', else keras."),
+        click.option("--precision", type=click.Choice(["float32", "fast"]), default="float32", show_default=True,
+                     help="Model arithmetic. fast: fp16 where the CPU has it (about 2x; a few percent of the "
+                          "neighbours change), else float32 with a note."),
         click.option("--n-neighbors", default="10", show_default=True,
                      help="UMAP: neighbourhood size; larger keeps more global structure. A list such as 5,15,50 "
                           "also builds those variants, aligned, for the viewer's slider (the first is the main map)."),
@@ -186,6 +193,16 @@ def build_options(f):
                      help="Fuse spaces for the main map and the hotspots, e.g. cnn=1,palette=0.4,composition=0.8 "
                           "(blocks: cnn, palette, composition, structure; each standardised before it is weighted) "
                           "[default: cnn only]."),
+        click.option("--dask", default=None, metavar="ADDRESS",
+                     help="Run the image pass on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
+                          "for N worker processes on this machine."),
+        click.option("--partition-size", type=click.IntRange(1, None), default=None,
+                     help="Images per Dask task [default: chosen from the collection's size and the workers]."),
+        click.option("--dask-transfer", type=click.Choice(["auto", "shared", "client"]), default="auto",
+                     show_default=True,
+                     help="How per-image files reach the site with --dask. shared: workers write into --out (it "
+                          "must be storage they all see); client: workers send them back to this machine; auto: "
+                          "shared for local:N, else client."),
         click.option("--title", default=None, help="Title shown in the viewer [default: the images folder's name]."),
         click.option("--force", is_flag=True,
                      help="Replace an earlier map in --out: only the files pixmap wrote there are replaced; anything else "

@@ -262,8 +262,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                         vectors.write(i, done.vector)
                     else:
                         if model_future is None:  # TensorFlow is loaded only when some image is not cached
-                            model_future = loader.submit(models.load_model, opts["model"], opts["weights"],
-                                                         batch_size=bs)
+                            model_future = loader.submit(models.load_from_options, opts)
                         pending.append((i, done.key, done.model_input))
                         # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs).
                         if len(pending) >= bs and (model_future.done() or len(pending) >= MAX_PENDING):

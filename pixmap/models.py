@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = [
     "MODEL_NAMES", "DEFAULT_MODEL", "ModelError", "FeatureModel",
-    "input_size", "load_model", "read_legacy_torch_state_dict", "classifier_weights",
+    "input_size", "load_model", "load_from_options", "read_legacy_torch_state_dict", "classifier_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -696,6 +696,13 @@ def load_model(name: str = DEFAULT_MODEL, weights="default", *, batch_size: int 
     source = path if path is not None else ("imagenet" if weights is not None else None)
     return FeatureModel(name, model, run_model, preprocess, has_classifier, source,
                         batch_size=batch_size, jit_compile=jit_compile, folded=folded)
+
+
+def load_from_options(opts: dict):
+    """The feature model a build's options ask for (model, weights, batch_size, backend, precision).
+
+    The one place the image pass (local or on a Dask worker) loads its model."""
+    return load_model(opts["model"], opts["weights"], batch_size=int(opts["batch_size"]))
 
 
 def classifier_weights(model=DEFAULT_MODEL, weights="default"):

@@ -34,7 +34,13 @@ DEFAULTS = dict(  # the meaning of each: `pixmap build --help`
     duplicates_threshold=0.08, report=True,                # pixmap.duplicates (DEFAULT_THRESHOLD), pixmap.report
     vectors_file=None, vectors_ids=None, coords=None, labels=None, zip=False,   # pixmap.byo, pixmap.sitezip
     descriptors=True, palette_colors=6, blend=None,        # pixmap.descriptors, pixmap.blend
+    backend="auto", precision="float32",                   # pixmap.models (keras or LiteRT, pixmap.litert)
+    dask=None, partition_size=None, dask_transfer="auto",  # pixmap.distributed (a Dask cluster's image pass)
 )
+
+BACKENDS = ("auto", "keras", "litert")
+PRECISIONS = ("float32", "fast")
+DASK_TRANSFERS = ("auto", "shared", "client")
 
 # Distances offered for the features: each works in both of the kNN paths (exact search by scikit-learn,
 # approximate by pynndescent) and in UMAP itself.
@@ -104,6 +110,14 @@ def check_options(opts: dict) -> None:
         raise OptionError("duplicates-threshold is a cosine distance between 0 (no near-duplicate search) and 1; "
                           f"not {opts['duplicates_threshold']!r} (0.08 finds resized and slightly cropped copies)")
     _check_descriptor_options(opts)
+    if opts.get("backend", "auto") not in BACKENDS:
+        raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, not {opts['backend']!r}")
+    if opts.get("precision", "float32") not in PRECISIONS:
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {opts['precision']!r}")
+    if opts.get("partition_size") is not None and int(opts["partition_size"]) < 1:
+        raise OptionError("partition-size must be at least 1 image")
+    if opts.get("dask_transfer", "auto") not in DASK_TRANSFERS:
+        raise OptionError(f"dask-transfer must be one of {', '.join(DASK_TRANSFERS)}, not {opts['dask_transfer']!r}")
     if opts["metric"] not in METRICS:
         raise OptionError(f"unknown metric {opts['metric']!r}; choose one of {', '.join(METRICS)}")
     if int(opts["pca_components"]) < 2:

@@ -4,7 +4,7 @@
 // (recommend.js, from the compact vectors, vectors.js, loaded when the first like happens); the
 // similarity graph (graph.js; the G key or the graph button). Also its part of window.pixmap (api.js).
 // Every title shown comes from metadata and is set as text.
-import {el, formatBytes} from "./dom.js";
+import {el, formatBytes, svgIcon} from "./dom.js";
 import {titleOf} from "./meta.js";
 import {imageFileUrl} from "./paths.js";
 import {NeighborIndex} from "./neighbors.js";
@@ -15,29 +15,13 @@ import {GraphLayer} from "./graph.js";
 
 export const PANEL_COUNT = 24;   // recommendations in the panel
 const NEAR_LIKES = 64;           // the most recent likes whose neighbours are recommendation candidates
-const SVG = "http://www.w3.org/2000/svg";
-
+/** The graph button's icon: a few nodes joined by edges. */
 function graphIcon() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "20");
-  svg.setAttribute("height", "20");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", "M5 6l7 3M12 9l6-4M12 9l-2 8M10 17l8-1M5 6l5 11");
-  path.setAttribute("fill", "none");
-  path.setAttribute("stroke", "currentColor");
-  path.setAttribute("stroke-width", "1.5");
-  svg.append(path);
-  for (const [x, y] of [[5, 6], [12, 9], [18, 5], [10, 17], [18, 16]]) {
-    const c = document.createElementNS(SVG, "circle");
-    c.setAttribute("cx", x);
-    c.setAttribute("cy", y);
-    c.setAttribute("r", "1.9");
-    c.setAttribute("fill", "currentColor");
-    svg.append(c);
-  }
-  return svg;
+  const nodes = [[5, 6], [12, 9], [18, 5], [10, 17], [18, 16]];
+  return svgIcon([
+    ["path", {d: "M5 6l7 3M12 9l6-4M12 9l-2 8M10 17l8-1M5 6l5 11", fill: "none", stroke: "currentColor", "stroke-width": "1.5"}],
+    ...nodes.map(([cx, cy]) => ["circle", {cx, cy, r: "1.9", fill: "currentColor"}]),
+  ]);
 }
 
 export class Discover {

@@ -52,3 +52,20 @@ export function showMessage(title, ...paragraphs) {
   box.replaceChildren(el("h2", {text: title}), ...paragraphs.map((p) => el("p", {text: p})));
   box.hidden = false;
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * A 20 px icon (viewBox 0 0 24 24, decorative: aria-hidden) made of SVG shapes: [[tag, {attribute:
+ * value}], ...], e.g. [["path", {d: "M5 6l7 3", stroke: "currentColor"}], ["circle", {cx: 5, cy: 6, r: 2}]].
+ */
+export function svgIcon(shapes) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  for (const [k, v] of Object.entries({viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true"})) svg.setAttribute(k, v);
+  for (const [tag, attrs] of shapes) {
+    const shape = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) shape.setAttribute(k, String(v));
+    svg.append(shape);
+  }
+  return svg;
+}

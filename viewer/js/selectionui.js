@@ -3,30 +3,20 @@
 // replaces, shift-click adds, alt-click subtracts), clear, export CSV / JSON / ZIP, copy ids, and the
 // first THUMBS selected images as thumbnails (loaded lazily; a click opens the lightbox, whose
 // previous/next then walk the selection). Every metadata value is shown as text.
-import {el} from "./dom.js";
+import {el, svgIcon} from "./dom.js";
 import {titleOf} from "./meta.js";
 import {imageFileUrl} from "./paths.js";
 import {LassoTool} from "./lasso.js";
 import {exportText, exportZip, download, copyText, idsOf} from "./export.js";
 
 const THUMBS = 200;
-const SVG = "http://www.w3.org/2000/svg";
 
+/** The lasso button's icon: a dashed loop with its tail. */
 function lassoIcon() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "20");
-  svg.setAttribute("height", "20");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", "M12 4c-5 0-8.5 2.6-8.5 5.8 0 2.6 2.4 4.7 5.8 5.5M12 4c5 0 8.5 2.6 8.5 5.8s-3.5 5.8-8.5 5.8c-1 0-2-.1-2.9-.3M9.1 15.3c-.6 1.6-.3 3.4 1 4.7");
-  path.setAttribute("fill", "none");
-  path.setAttribute("stroke", "currentColor");
-  path.setAttribute("stroke-width", "1.8");
-  path.setAttribute("stroke-dasharray", "3 2.2");
-  path.setAttribute("stroke-linecap", "round");
-  svg.append(path);
-  return svg;
+  return svgIcon([["path", {
+    d: "M12 4c-5 0-8.5 2.6-8.5 5.8 0 2.6 2.4 4.7 5.8 5.5M12 4c5 0 8.5 2.6 8.5 5.8s-3.5 5.8-8.5 5.8c-1 0-2-.1-2.9-.3M9.1 15.3c-.6 1.6-.3 3.4 1 4.7",
+    fill: "none", stroke: "currentColor", "stroke-width": "1.8", "stroke-dasharray": "3 2.2", "stroke-linecap": "round",
+  }]]);
 }
 
 /** A file name from the map's title: "paintings-selection.csv". */
