@@ -22,7 +22,8 @@ prints:
   a fresh page with the panel closed (which opens the panel and loads every facet).
   Above 100,000 images the box waits until typing pauses for 150 ms (findui.js TYPING_PAUSE) before it
   searches: there the keystroke latency is given without that pause (from the pause's timer firing to the
-  results) and with it (from the input event);
+  results) and with it (from the input event). The box starts loading a word's dictionary shard at the
+  input event, so there a cold keystroke's shard fetch overlaps the pause; its postings load after it;
 - per prefix of each query, `await pixmap.search(prefix)` (submitted: every hit ranked): the engine's ms
   (stats().searchMs), and the call's wall ms (which also looks up the id of every hit);
 - filters: `await pixmap.filter(spec)` for a category value, a year range, both, then `{}`, with the

@@ -44,8 +44,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "pixmap"
 
 
-def model_key(model: str, weights) -> str:
-    """A folder name for (model, weights): a weights file is identified by its content."""
+def model_key(model: str, weights, precision: str = "float32") -> str:
+    """A folder name for (model, weights, precision): a weights file is identified by its content.
+
+    ``precision``: what :func:`pixmap.models.effective_precision` says; "float32" features (Keras or
+    LiteRT: the same up to ~1e-7) share one key, fp16 ("fast") features differ a little and get their own."""
     if weights in (None, "default"):
         tag = "random" if weights is None else "default"
     else:
@@ -54,6 +57,8 @@ def model_key(model: str, weights) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         tag = "w-" + h.hexdigest()
+    if precision == "fast":
+        tag += "-fp16"
     return re.sub(r"[^A-Za-z0-9._-]", "_", f"{model}-{tag}")
 
 

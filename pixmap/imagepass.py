@@ -17,6 +17,12 @@ second decode); the blocks go to features_<block>.npy beside the features, as th
 
 One image that cannot be read, decoded, encoded or written is reported in `skipped` with the reason and
 left out; it never stops the pass.
+
+The work is split in two so that a Dask cluster (pixmap.distributed, --dask) can do the first half:
+`process_image(context, source)` is everything done to one image (a module-level function of a picklable
+Context, run by the local threads or by a Dask task), and `Collector.add(index, source, result)` is the
+client's step that takes each result in, in input order (atlas packing, vectors, cache, model batches for
+the inputs that came without a vector). Both paths give the same ids, cells and vectors.
 """
 from __future__ import annotations
 
@@ -78,11 +84,274 @@ class _Done:
     colours: np.ndarray | None = None  # its colour names' shares (content.name_shares), uint8 x 255
     descriptors: dict | None = None    # pixmap.descriptors.describe of its thumbnail (--descriptors)
     descriptor_seconds: dict | None = None
+    files: list | None = None   # [(path in the site folder, bytes)] for the client to write (write_files off)
+    computed: bool = False      # vector made by the model elsewhere (a Dask worker): the client caches it
 
 
 @dataclass
 class _Skip:
     reason: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the work on one image needs, and nothing else: picklable, so that a Dask task (pixmap.distributed)
+    gets the same as the local thread pool. Made by `make_context`."""
+    data_dir: Path          # the site's data folder (the staging one while building)
+    opts: dict              # the build options (see `run`), without a Dask Client
+    cell_size: int          # atlas level 0's cells
+    tile_cell: int | None   # the level-1 cells' size when the site has tiles (None: no tiles)
+    cell_source: int        # the longest side the cells are made from (when there are no thumbnails)
+    write_files: bool = True   # False: the lightbox/thumb (and tile) files are returned in _Done.files
+
+    @property
+    def thumb_size(self) -> int:
+        return int(self.opts["thumb_size"] or 0)
+
+    @property
+    def ext(self) -> str:
+        return "webp" if self.opts["image_format"] == "webp" else "jpg"
+
+
+def make_context(data_dir: Path, opts: dict, cell_size: int, tile_cell: int | None = None,
+                 tiles: bool = False, write_files: bool = True) -> Context:
+    """The Context of a pass: `tiles` says whether level-1 cells are made (the site has tiles)."""
+    plain = {k: v for k, v in opts.items() if k != "dask"}
+    plain["dask"] = None   # a dask.distributed Client is not sent to the workers
+    cell_source = max(2 * int(tile_cell or cell_size), 2 * cell_size)
+    return Context(Path(data_dir), plain, int(cell_size), int(tile_cell) if tiles and tile_cell else None,
+                   cell_source, write_files)
+
+
+def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: bool = True, made: set | None = None,
+                  waited: list | None = None) -> _Done | _Skip:
+    """Everything done to one image before the client takes it in: read (or download), content hash (the
+    feature-cache key), decode, lightbox and thumbnail files, atlas cells, colour shares, descriptors, cache
+    lookup and model input. The local pass's threads and the Dask workers both call it.
+
+    `raw_from`: None (read src.path), a Future or a callable giving the downloaded bytes (IIIF). `lookup(key)`:
+    the cached vector or None (None: nothing is cached). `want_input`: False when the model's vector is not
+    needed (given vectors, pixmap.byo). `made`: (sub, shard) folders already made (saves a mkdir per image).
+    `waited`: seconds spent waiting for downloads are appended there. Never raises for a bad image: returns
+    _Skip with the reason instead."""
+    opts, thumb_size, cell_size = ctx.opts, ctx.thumb_size, ctx.cell_size
+    try:
+        if raw_from is None:
+            raw = imageio.read(src.path)
+        else:
+            t0 = time.perf_counter()
+            try:
+                raw = raw_from.result() if isinstance(raw_from, Future) else raw_from()
+            except Exception as exc:  # FetchError: its message names the URL and the reason
+                return _Skip(f"cannot download it: {exc}")
+            finally:
+                if waited is not None:
+                    waited.append(time.perf_counter() - t0)
+        key = features.content_hash(raw)
+        im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
+        if src.remote is not None and src.remote.width and src.remote.height:
+            size = (int(src.remote.width), int(src.remote.height))  # the original, not the download
+        large = imageio.fit(im, opts["lightbox_size"])
+        # WebP effort 0 for the large image (3x faster than the default, ~10% larger), 2 for thumbs.
+        large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
+        if thumb_size:
+            thumb = imageio.fit(large, thumb_size)
+            thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
+        else:
+            thumb, thumb_bytes = imageio.fit(large, ctx.cell_source), None
+        cell = atlas.cell_image(thumb, cell_size)
+        cell1 = encode_cell(atlas.cell_image(thumb, ctx.tile_cell)) if ctx.tile_cell else None
+        colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
+        colours = np.round(colours * 255).astype(np.uint8)
+        desc, desc_seconds = None, None
+        if opts.get("descriptors", False):   # from the same decoded pixels: the thumbnail (at most 256 px)
+            palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
+            desc_seconds = {}
+            try:
+                desc = descriptors.describe(thumb, palette_colors, timings=desc_seconds, size=size)
+            except Exception as exc:  # noqa: BLE001 (never worth losing the image: zeros, and a warning)
+                log.warning("no descriptors for %s (zeros instead): %s: %s", src.location, type(exc).__name__, exc)
+                desc = descriptors.empty(palette_colors)
+        files = None if ctx.write_files else []
+        tiles = None
+        if opts.get("deep_zoom") and src.remote is None:
+            tiles = _deep_zoom_tiles(raw, src, ctx.data_dir, opts) if ctx.write_files else \
+                _deep_zoom_tile_files(raw, src, opts, files)
+        vector = lookup(key) if lookup is not None else None
+        model_input = imageio.square(large, models.input_size(opts["model"])) \
+            if vector is None and want_input else None
+    except imageio.ImageError as exc:
+        return _Skip(str(exc))
+    except (OSError, ValueError, MemoryError) as exc:  # an encoder failing on this one image
+        return _Skip(f"cannot make its thumbnails: {type(exc).__name__}: {exc}")
+    shard = shard_of(src.id)
+    parts = [(sub, data) for sub, data in (("lightbox", large_bytes), ("thumbs", thumb_bytes)) if data is not None]
+    if files is not None:   # the client writes them (pixmap.distributed, --dask-transfer client)
+        files.extend((f"data/{sub}/{shard}/{src.id}.{ctx.ext}", data) for sub, data in parts)
+    else:
+        written = []
+        try:
+            for sub, data in parts:
+                folder = ctx.data_dir / sub / shard
+                if made is None:
+                    folder.mkdir(parents=True, exist_ok=True)
+                elif (sub, shard) not in made:
+                    folder.mkdir(exist_ok=True)
+                    made.add((sub, shard))
+                path = folder / f"{src.id}.{ctx.ext}"
+                _write(path, data)
+                written.append(path)
+        except OSError as exc:
+            for path in written:  # no half of an image's files is left behind
+                path.unlink(missing_ok=True)
+            return _Skip(write_failure(exc))
+    return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds, files)
+
+
+def write_failure(exc: OSError) -> str:
+    """The skip reason of an image whose files cannot be written into the site folder."""
+    return f"cannot write its thumbnail into the site folder: {exc.strerror or exc}"
+
+
+class Collector:
+    """The client's side of the pass: takes each image's result, in input order, into the PassResult
+    (atlas pages, level-1 cells, vectors, descriptor blocks, colour shares, skips), runs the model on the
+    inputs that came without a vector, and puts new vectors into the cache. The local pass and the Dask
+    pass (pixmap.distributed) both feed it, so both make the same ids, cells and vectors in the same order.
+
+        collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool, ...)
+        collector.add(idx, src, done)      # for each source, in input order
+        result = collector.finish()        # or collector.abort() after an error
+    """
+
+    def __init__(self, sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
+                 executor=None, features_path: Path | None = None, pack=None, vectors_for=None):
+        self.res = PassResult()
+        self.data_dir, self.opts, self.cache, self.pack, self.vectors_for = data_dir, opts, cache, pack, vectors_for
+        self.bs = int(opts["batch_size"])
+        n = len(sources)
+        self.with_descriptors = bool(opts.get("descriptors", False))
+        self.palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
+        vectors_path = features_path or data_dir.parent / ".features.npy"
+        # the descriptor blocks go to disk as they come, like the features (bounded memory at a million
+        # images); float32, the type every later stage (standardising, PCA, UMAP) computes in
+        hidden = "" if features_path else "."   # (beside a hidden default .features.npy: hidden too)
+        self.desc_files = {name: VectorFile(vectors_path.parent / f"{hidden}features_{name}.npy", capacity=n)
+                           for name in descriptors.BLOCKS} if self.with_descriptors else {}
+        self.score_rows = np.zeros((n, len(descriptors.SCORE_NAMES)), np.float32) if self.with_descriptors else None
+        self.colour_rows = np.zeros((n, len(content.COLOUR_NAMES)), np.uint8)
+        self.vectors = VectorFile(vectors_path, capacity=n)
+        self.writer = atlas.AtlasWriter(data_dir / "atlas", n, size=int(opts["atlas_size"]), cell_size=cell_size,
+                                        executor=executor)
+        self.pending: list[tuple[int, str, np.ndarray]] = []
+        self.model_future: Future | None = None
+        self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.made: set = set()
+
+    def add(self, idx: int, src, done: _Done | _Skip) -> None:
+        """Take in the result of source number `idx` (called in input order)."""
+        res = self.res
+        if isinstance(done, _Done) and done.files:
+            done = self._write_files(done)
+        if isinstance(done, _Skip):
+            res.skipped.append((src.location, done.reason))
+            log.warning("skipped %s: %s", src.location, done.reason)
+            return
+        i = len(res.kept)
+        res.kept.append(src)
+        res.indices.append(idx)
+        res.sizes.append(done.size)
+        self.writer.add(i, done.cell)
+        self.colour_rows[i] = done.colours
+        if done.descriptors is not None:
+            for name, vf in self.desc_files.items():
+                vf.write(i, done.descriptors[name])
+            self.score_rows[i] = done.descriptors["scores"]
+            for name, sec in done.descriptor_seconds.items():
+                res.descriptor_seconds[name] = res.descriptor_seconds.get(name, 0.0) + sec
+        if self.pack is not None:
+            self.pack.add(i, done.cell1)
+        if done.tiles:
+            res.tiles[i] = done.tiles
+        given = self.vectors_for(src) if self.vectors_for is not None else None
+        if given is not None:  # --vectors FILE (pixmap.byo): the model is neither loaded nor run
+            self.vectors.write(i, given)
+        elif done.vector is not None:
+            self.vectors.write(i, done.vector)
+            if done.computed:   # computed by a Dask worker: cached here, under the same key
+                self.cache.put([done.key], done.vector[None])
+                res.n_computed += 1
+        else:
+            if self.model_future is None:  # TensorFlow is loaded only when some image is not cached
+                self.model_future = self.loader.submit(models.load_from_options, self.opts)
+            self.pending.append((i, done.key, done.model_input))
+            # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs).
+            if len(self.pending) >= self.bs and (self.model_future.done() or len(self.pending) >= MAX_PENDING):
+                self._run_batches()
+
+    def _write_files(self, done: _Done) -> _Done | _Skip:
+        """Write the files a Dask worker sent back into the site folder (all of them, or none)."""
+        site_dir = self.data_dir.parent
+        written = []
+        try:
+            for rel, data in done.files:
+                path = site_dir / rel
+                if path.parent not in self.made:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self.made.add(path.parent)
+                _write(path, data)
+                written.append(path)
+        except OSError as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            return _Skip(write_failure(exc))
+        done.files = None
+        return done
+
+    def _run_batches(self, final=False):
+        """Feed the model every full batch (and, when final, the rest)."""
+        try:
+            model = self.model_future.result()
+        except models.ModelError as exc:
+            raise PassError(str(exc)) from None
+        pending, bs = self.pending, self.bs
+        while len(pending) >= bs or (final and pending):
+            chunk = pending[:bs]
+            del pending[:bs]
+            t0 = time.perf_counter()
+            out = model(np.stack([p[2] for p in chunk]))
+            self.res.model_seconds += time.perf_counter() - t0
+            self.vectors.write_rows([p[0] for p in chunk], out)
+            self.cache.put([p[1] for p in chunk], out)
+            self.res.n_computed += len(chunk)
+
+    def finish(self) -> PassResult:
+        """Run the model on what is left, close the atlas and the files; the PassResult."""
+        if self.pending:
+            self._run_batches(final=True)
+        pages, cells = self.writer.close()
+        res, n = self.res, len(self.res.kept)
+        res.pages = pages
+        res.cells = cells[:n]
+        res.colours = self.colour_rows[:n]
+        res.features = self.vectors.close(n)
+        if self.with_descriptors:
+            res.descriptors = {name: vf.close(n) for name, vf in self.desc_files.items()}
+            res.descriptors["scores"] = self.score_rows[:n]
+            if n:
+                res.palette = descriptors.palette_colours(res.descriptors["palette"], self.palette_colors)
+        if self.pack is not None:
+            self.pack.finish()
+        return res
+
+    def abort(self) -> None:
+        """After an error or Ctrl-C: the vector files are removed."""
+        self.vectors.abort()
+        for vf in self.desc_files.values():
+            vf.abort()
+
+    def close(self) -> None:
+        self.loader.shutdown(wait=False, cancel_futures=True)
 
 
 def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
@@ -97,6 +366,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     by `fetcher` (a pixmap.iiif.fetch.Fetcher) in a pool of their own, started well ahead of decoding, so
     the pass never waits for all downloads first and the network overlaps decoding and the model.
     `vectors_for(src)`: a vector given for the source (pixmap.byo, --vectors FILE) that replaces the model's.
+    With opts["dask"] set (pixmap.distributed), the per-image work runs on a Dask cluster instead of the
+    thread pool; the client takes the results in the same order, so the result is the same.
     """
     from tqdm.auto import tqdm
 
@@ -104,11 +375,13 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     subs = ("lightbox", "thumbs") if thumb_size else ("lightbox",)
     for sub in (*subs, "atlas"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    if opts.get("dask") is not None:
+        return _run_on_dask(sources, data_dir, opts, cache, cell_size, progress, fetcher, features_path, pack,
+                            tile_cell, vectors_for)
+    ctx = make_context(data_dir, opts, cell_size, tile_cell, tiles=pack is not None)
     made_shards: set = set()
-    ext = "webp" if opts["image_format"] == "webp" else "jpg"
-    cell_source = max(2 * int(tile_cell or cell_size), 2 * cell_size)   # longest side the cells are made from
-    in_size = models.input_size(opts["model"])
     bs = int(opts["batch_size"])
+    waited: list[float] = []   # seconds each decode spent waiting for its download
 
     def download(src) -> bytes:
         im = src.remote
@@ -117,99 +390,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
 
     def process(item) -> _Done | _Skip:
         src, pending_download = item
-        try:
-            if pending_download is None:
-                raw = imageio.read(src.path)
-            else:
-                t0 = time.perf_counter()
-                try:
-                    raw = pending_download.result()
-                except Exception as exc:  # FetchError: its message names the URL and the reason
-                    return _Skip(f"cannot download it: {exc}")
-                finally:
-                    waited.append(time.perf_counter() - t0)
-            key = features.content_hash(raw)
-            im, size = imageio.decode(raw, max_side=opts["lightbox_size"], max_pixels=opts["max_pixels"])
-            if src.remote is not None and src.remote.width and src.remote.height:
-                size = (int(src.remote.width), int(src.remote.height))  # the original, not the download
-            large = imageio.fit(im, opts["lightbox_size"])
-            # WebP effort 0 for the large image (3x faster than the default, ~10% larger), 2 for thumbs.
-            large_bytes = imageio.encode(large, opts["image_format"], quality=82, method=0)
-            if thumb_size:
-                thumb = imageio.fit(large, thumb_size)
-                thumb_bytes = large_bytes if thumb is large else imageio.encode(thumb, opts["image_format"], method=2)
-            else:
-                thumb, thumb_bytes = imageio.fit(large, cell_source), None
-            cell = atlas.cell_image(thumb, cell_size)
-            cell1 = encode_cell(atlas.cell_image(thumb, tile_cell)) if pack is not None else None
-            colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
-            colours = np.round(colours * 255).astype(np.uint8)
-            desc, desc_seconds = None, None
-            if with_descriptors:   # from the same decoded pixels: the thumbnail (at most 256 px)
-                desc_seconds = {}
-                try:
-                    desc = descriptors.describe(thumb, palette_colors, timings=desc_seconds, size=size)
-                except Exception as exc:  # noqa: BLE001 (never worth losing the image: zeros, and a warning)
-                    log.warning("no descriptors for %s (zeros instead): %s: %s", src.location, type(exc).__name__, exc)
-                    desc = descriptors.empty(palette_colors)
-            tiles = _deep_zoom_tiles(raw, src, data_dir, opts) if opts.get("deep_zoom") and src.remote is None else None
-            vector = cache.get(key)
-            model_input = imageio.square(large, in_size) if vector is None else None
-        except imageio.ImageError as exc:
-            return _Skip(str(exc))
-        except (OSError, ValueError, MemoryError) as exc:  # an encoder failing on this one image
-            return _Skip(f"cannot make its thumbnails: {type(exc).__name__}: {exc}")
-        written = []
-        try:
-            shard = shard_of(src.id)
-            for sub, data in (("lightbox", large_bytes), ("thumbs", thumb_bytes)):
-                if data is None:
-                    continue
-                folder = data_dir / sub / shard
-                if (sub, shard) not in made_shards:
-                    folder.mkdir(exist_ok=True)
-                    made_shards.add((sub, shard))
-                path = folder / f"{src.id}.{ext}"
-                _write(path, data)
-                written.append(path)
-        except OSError as exc:
-            for path in written:  # no half of an image's files is left behind
-                path.unlink(missing_ok=True)
-            return _Skip(f"cannot write its thumbnail into the site folder: {exc.strerror or exc}")
-        return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds)
-
-    res = PassResult()
-    with_descriptors = bool(opts.get("descriptors", False))
-    palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
-    vectors_path = features_path or data_dir.parent / ".features.npy"
-    # the descriptor blocks go to disk as they come, like the features (bounded memory at a million
-    # images); float32, the type every later stage (standardising, PCA, UMAP) computes in
-    hidden = "" if features_path else "."   # (beside a hidden default .features.npy: hidden too)
-    desc_files = {name: VectorFile(vectors_path.parent / f"{hidden}features_{name}.npy", capacity=len(sources))
-                  for name in descriptors.BLOCKS} if with_descriptors else {}
-    score_rows = np.zeros((len(sources), len(descriptors.SCORE_NAMES)), np.float32) if with_descriptors else None
-    colour_rows = np.zeros((len(sources), len(content.COLOUR_NAMES)), np.uint8)
-    waited: list[float] = []   # seconds each decode spent waiting for its download
-    vectors = VectorFile(vectors_path, capacity=len(sources))
-    pending: list[tuple[int, str, np.ndarray]] = []
-    model_future: Future | None = None
-    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-
-    def run_batches(final=False):
-        """Feed the model every full batch (and, when final, the rest)."""
-        try:
-            model = model_future.result()
-        except models.ModelError as exc:
-            raise PassError(str(exc)) from None
-        while len(pending) >= bs or (final and pending):
-            chunk = pending[:bs]
-            del pending[:bs]
-            t0 = time.perf_counter()
-            out = model(np.stack([p[2] for p in chunk]))
-            res.model_seconds += time.perf_counter() - t0
-            vectors.write_rows([p[0] for p in chunk], out)
-            cache.put([p[1] for p in chunk], out)
-            res.n_computed += len(chunk)
+        return process_image(ctx, src, pending_download, cache.get, made=made_shards, waited=waited)
 
     n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
     n_remote = sum(src.remote is not None for src in sources)
@@ -227,75 +408,62 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
                 fut.add_done_callback(lambda _f: dl_bar.update(1))
                 yield src, fut
 
+    collector = None
     try:
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
-            writer = atlas.AtlasWriter(data_dir / "atlas", len(sources), size=int(opts["atlas_size"]),
-                                       cell_size=cell_size, executor=pool)
+            collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool,
+                                  features_path=features_path, pack=pack, vectors_for=vectors_for)
             bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
             try:
                 for idx, (src, _), done in ordered(pool, process, items(), ahead=max(64, 4 * bs)):
                     bar.update(1)
-                    if isinstance(done, _Skip):
-                        res.skipped.append((src.location, done.reason))
-                        log.warning("skipped %s: %s", src.location, done.reason)
-                        continue
-                    i = len(res.kept)
-                    res.kept.append(src)
-                    res.indices.append(idx)
-                    res.sizes.append(done.size)
-                    writer.add(i, done.cell)
-                    colour_rows[i] = done.colours
-                    if done.descriptors is not None:
-                        for name, vf in desc_files.items():
-                            vf.write(i, done.descriptors[name])
-                        score_rows[i] = done.descriptors["scores"]
-                        for name, sec in done.descriptor_seconds.items():
-                            res.descriptor_seconds[name] = res.descriptor_seconds.get(name, 0.0) + sec
-                    if pack is not None:
-                        pack.add(i, done.cell1)
-                    if done.tiles:
-                        res.tiles[i] = done.tiles
-                    given = vectors_for(src) if vectors_for is not None else None
-                    if given is not None:  # --vectors FILE (pixmap.byo): the model is neither loaded nor run
-                        vectors.write(i, given)
-                    elif done.vector is not None:
-                        vectors.write(i, done.vector)
-                    else:
-                        if model_future is None:  # TensorFlow is loaded only when some image is not cached
-                            model_future = loader.submit(models.load_from_options, opts)
-                        pending.append((i, done.key, done.model_input))
-                        # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs).
-                        if len(pending) >= bs and (model_future.done() or len(pending) >= MAX_PENDING):
-                            run_batches()
-                if pending:
-                    run_batches(final=True)
+                    collector.add(idx, src, done)
+                res = collector.finish()
             finally:
                 bar.close()
-            pages, cells = writer.close()
     except BaseException:
-        vectors.abort()
-        for vf in desc_files.values():
-            vf.abort()
+        if collector is not None:
+            collector.abort()
         raise
     finally:
-        loader.shutdown(wait=False, cancel_futures=True)
+        if collector is not None:
+            collector.close()
         if downloads is not None:
             downloads.shutdown(wait=False, cancel_futures=True)
         dl_bar.close()
         cache.flush()  # what was computed is kept, also when the pass is interrupted
-    n = len(res.kept)
     res.download_wait_seconds = float(sum(waited))
-    res.pages = pages
-    res.cells = cells[:n]
-    res.colours = colour_rows[:n]
-    res.features = vectors.close(n)
-    if with_descriptors:
-        res.descriptors = {name: vf.close(n) for name, vf in desc_files.items()}
-        res.descriptors["scores"] = score_rows[:n]
-        if n:
-            res.palette = descriptors.palette_colours(res.descriptors["palette"], palette_colors)
-    if pack is not None:
-        pack.finish()
+    return res
+
+
+def _run_on_dask(sources, data_dir, opts, cache, cell_size, progress, fetcher, features_path, pack, tile_cell,
+                 vectors_for) -> PassResult:
+    """The pass with its per-image work on a Dask cluster (pixmap.distributed.image_results); the client
+    takes the results in input order into the same Collector as the local pass."""
+    from . import distributed
+
+    collector = None
+    stream = None
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="atlas") as pool:
+            collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool,
+                                  features_path=features_path, pack=pack, vectors_for=vectors_for)
+            stream = distributed.image_results(sources, data_dir, opts, cache, cell_size, tile_cell=tile_cell,
+                                               tiles=pack is not None, vectors_for=vectors_for, progress=progress,
+                                               stats=collector.res)
+            for idx, src, done in stream:
+                collector.add(idx, src, done)
+            res = collector.finish()
+    except BaseException:
+        if stream is not None:
+            stream.close()   # cancels what is left on the cluster (also on Ctrl-C)
+        if collector is not None:
+            collector.abort()
+        raise
+    finally:
+        if collector is not None:
+            collector.close()
+        cache.flush()  # what was computed is kept, also when the pass is interrupted
     return res
 
 
@@ -314,6 +482,22 @@ def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:
         log.warning("no deep-zoom tiles for %s: %s", src.location, exc)
         return None
     return f"{rel}/info.json"
+
+
+def _deep_zoom_tile_files(raw: bytes, src, opts: dict, files: list) -> str | None:
+    """--deep-zoom with the files sent back to the client: the tiles are made in a temporary folder and
+    appended to `files` as (path in the site, bytes)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pixmap-tiles-") as tmp:
+        rel = _deep_zoom_tiles(raw, src, Path(tmp) / "data", opts)
+        if rel is None:
+            return None
+        root = Path(tmp) / Path(rel).parent
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                files.append((path.relative_to(tmp).as_posix(), path.read_bytes()))
+    return rel
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -45,7 +45,8 @@ import numpy as np
 
 __all__ = [
     "MODEL_NAMES", "DEFAULT_MODEL", "ModelError", "FeatureModel",
-    "input_size", "load_model", "load_from_options", "read_legacy_torch_state_dict", "classifier_weights",
+    "input_size", "load_model", "load_from_options", "effective_precision", "weights_file", "weights_source",
+    "read_legacy_torch_state_dict", "classifier_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -567,6 +568,8 @@ class FeatureModel:
         self.keras_model = keras_model
         self.jit_compile = bool(jit_compile)
         self.folded_batchnorms = folded
+        self.run_model = run_model   # the BatchNorm-folded Keras model (pixmap.litert converts it)
+        self.backend, self.precision = "keras", "float32"
         self._preprocess = preprocess
         S = self.input_size
         spec = [tf.TensorSpec([None, S, S, 3], tf.uint8, name="images")]
@@ -698,11 +701,85 @@ def load_model(name: str = DEFAULT_MODEL, weights="default", *, batch_size: int 
                         batch_size=batch_size, jit_compile=jit_compile, folded=folded)
 
 
+# ---- backends: Keras or LiteRT (pixmap.litert) --------------------------------------------------
+
+_KERAS_APP_FILES = {"inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"}
+
+
+def weights_file(name: str, weights="default"):
+    """The file the weights are read from, found without TensorFlow; None for random weights, and for
+    Keras' ImageNet download of inception_v3/resnet50 when it is not on disk yet."""
+    name = _canonical_name(name)
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights in ("default", "imagenet"):
+        if name == "efficientnet-lite0":
+            return _packaged_lite0_weights()
+        homes = [os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"),
+                 os.path.join("/tmp", ".keras")]   # Keras' fallback when the home is not writable
+        for home in homes:
+            path = os.path.join(home, "models", _KERAS_APP_FILES[name])
+            if os.path.isfile(path):
+                return path
+        return None
+    return _check_weights_path(weights)
+
+
+def weights_source(name: str, weights="default"):
+    """What ``FeatureModel.weights`` says for these weights: a path, "imagenet" or None."""
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights in ("default", "imagenet"):
+        return _packaged_lite0_weights() if _canonical_name(name) == "efficientnet-lite0" else "imagenet"
+    return _check_weights_path(weights)
+
+
+def effective_precision(opts: dict) -> str:
+    """The arithmetic a build's features will be computed in: "fast" (fp16) only when asked for, the
+    backend is not keras and the CPU has native fp16 (:func:`pixmap.litert.native_fp16`); else
+    "float32". Cheap (no TensorFlow): the feature cache key depends on it."""
+    if opts.get("precision", "float32") != "fast" or opts.get("backend", "auto") == "keras":
+        return "float32"
+    from .litert import native_fp16
+
+    return "fast" if native_fp16() else "float32"
+
+
 def load_from_options(opts: dict):
     """The feature model a build's options ask for (model, weights, batch_size, backend, precision).
 
-    The one place the image pass (local or on a Dask worker) loads its model."""
-    return load_model(opts["model"], opts["weights"], batch_size=int(opts["batch_size"]))
+    The one place the image pass (local or on a Dask worker) loads its model. ``backend``: "keras"
+    (TensorFlow), "litert" (:mod:`pixmap.litert`: a cached conversion, no TensorFlow import when cached;
+    an error when it cannot be used) or "auto" (LiteRT when its conversion can be made and gives Keras'
+    features, else Keras with a one-line message; Keras for random weights, which cannot be cached).
+    ``precision`` "fast": fp16 arithmetic where the CPU has it, else float32 with a message. The model
+    cache folder is ``opts["model_cache_dir"]`` when given (the build's --cache-dir), else the user's.
+    """
+    name, weights = opts["model"], opts["weights"]
+    batch_size = int(opts["batch_size"])
+    backend = opts.get("backend") or "auto"
+    asked = opts.get("precision") or "float32"
+    precision = effective_precision(opts)
+    if asked == "fast" and precision != "fast":
+        why = ("the keras backend computes in float32 only" if backend == "keras" else
+               "this CPU has no native fp16 arithmetic (x86 avx512fp16, Arm asimdhp)")
+        log.info("--precision fast: %s; computing in float32", why)
+    if backend == "keras" or (backend == "auto" and weights is None):
+        return load_model(name, weights, batch_size=batch_size)
+    from . import litert
+
+    try:
+        return litert.load(name, weights, batch_size=batch_size, precision=precision,
+                           cache_dir=opts.get("model_cache_dir"))
+    except litert.LiteRTError as e:
+        if backend == "litert":
+            raise ModelError(f"--backend litert: {e}. Use --backend keras (or auto, which falls back to "
+                             "Keras by itself).") from e
+        log.warning("LiteRT not used (%s); running %s with Keras", e, name)
+        if e.keras_model is not None and e.keras_model.batch_size == batch_size:
+            return e.keras_model
+        return load_model(name, weights, batch_size=batch_size)
 
 
 def classifier_weights(model=DEFAULT_MODEL, weights="default"):

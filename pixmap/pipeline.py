@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, atlas, byo, clusters, curation, discover, features, findindex, imagepass, site, sources
+from . import __version__, atlas, byo, clusters, curation, discover, features, findindex, imagepass, models, site, sources
 from . import duplicates, report
 from . import blend as blending, descriptors
 from . import metadata as metadataio
@@ -92,6 +92,13 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
         check_options(opts)
     except OptionError as exc:
         raise BuildError(str(exc)) from None
+    if opts["dask"] is not None:   # --dask: a well-formed cluster address, checked before any work
+        from . import distributed
+
+        try:
+            distributed.parse(opts["dask"])
+        except distributed.DaskError as exc:
+            raise BuildError(str(exc)) from None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     out_dir = Path(os.path.expanduser(str(out_dir))).resolve()
     artifacts = (Path(os.path.expanduser(str(artifacts_dir))).resolve() if artifacts_dir
@@ -270,11 +277,12 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
     (data / "layouts").mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
     plan = atlas_plan(len(srcs), opts)
-    cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], opts["weights"]))
+    cache = features.FeatureCache(cache_dir, features.model_key(opts["model"], opts["weights"],
+                                                                models.effective_precision(opts)))
     vectors_for = given.vector_of if given is not None and given.vectors is not None else None
     if vectors_for is not None:   # the given vectors are the features: none of the model's is looked up
         cache = features.FeatureCache(None, "given-vectors", enabled=False)
-    pass_opts = {**opts, "thumb_size": plan["thumb_size"]}
+    pass_opts = {**opts, "thumb_size": plan["thumb_size"], "model_cache_dir": str(cache_dir) if cache_dir else None}
 
     # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
     warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
@@ -670,6 +678,15 @@ def _as_list(value) -> list[str]:
     return [str(x) for x in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
+def _dask_address(value):
+    """The dask option as config.json keeps it: the string given, or a Client's scheduler address."""
+    if value is None:
+        return None
+    from .distributed import describe
+
+    return describe(value)
+
+
 def _write_config(artifacts: Path, opts, images, iiif, metadata_file, result: BuildResult) -> None:
     doc = {
         "pixmap": __version__,
@@ -677,7 +694,7 @@ def _write_config(artifacts: Path, opts, images, iiif, metadata_file, result: Bu
         "iiif": _as_list(iiif),
         "metadata": str(metadata_file) if metadata_file else None,
         "out_dir": str(result.out_dir),
-        "options": {k: v for k, v in opts.items()},
+        "options": {k: v for k, v in opts.items()} | {"dask": _dask_address(opts.get("dask"))},
         "versions": _versions(),
         "n_images": result.n_images,
         "n_features_computed": result.n_computed,

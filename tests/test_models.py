@@ -322,3 +322,28 @@ def test_imagenet_download_failure_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(ModelError, match="--weights"):
         load_model("resnet50")
+
+
+# ---- backends: the weights file behind each model (pixmap.litert keys its cache by it) ---------------
+
+def test_weights_file_and_source_without_tensorflow(tmp_path):
+    code = ("import sys, pixmap.models as m; "
+            "p = m.weights_file('efficientnet-lite0'); "
+            "assert p == m._packaged_lite0_weights() == m.weights_source('efficientnet-lite0'), p; "
+            "assert m.weights_file('resnet50', None) is None and m.weights_source('resnet50', None) is None; "
+            "assert m.weights_source('inception_v3') == 'imagenet'; "
+            "assert 'tensorflow' not in sys.modules")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+    given = tmp_path / "mine.weights.h5"
+    given.write_bytes(b"not checked here")
+    assert models.weights_file("resnet50", str(given)) == str(given)
+    with pytest.raises(ModelError, match="no-such"):
+        models.weights_file("resnet50", str(tmp_path / "no-such.h5"))
+
+
+def test_keras_backend_from_options(lite0):
+    model = models.load_from_options(dict(model="efficientnet-lite0", weights="default", batch_size=4,
+                                          backend="keras", precision="fast"))
+    assert (model.backend, model.precision, model.batch_size) == ("keras", "float32", 4)
+    assert model.folded_batchnorms == lite0.folded_batchnorms

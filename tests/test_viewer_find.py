@@ -346,6 +346,29 @@ def test_metadata_html_is_shown_as_text_in_the_results(find_page, site):
     assert_clean(page, site)
 
 
+def test_a_query_replaced_before_it_finished_does_not_overwrite_the_newer_one(find_page, site):
+    """A search whose query is replaced while its dictionary shard and postings load (the next keystroke)
+    is dropped before it ranks anything; the map, the results and the API show the newer query only."""
+    from pixmap.searchindex import search as reference
+
+    page = find_page
+    dropped = page.evaluate("pixmap.stats().searchesDropped")
+    # (both started in one task: the first is replaced before any of its files arrive)
+    first, second = page.evaluate("""async () => {
+        const a = pixmap.search('portrait'), b = pixmap.search('rembrant');
+        return [await a, await b];
+    }""")
+    want = [site.ids[i] for i, _ in reference(site.folder, "rembrant")]
+    assert want and [h["id"] for h in second] == want
+    assert [h["id"] for h in first] == want  # (the replaced call resolves to what the map shows)
+    assert page.evaluate("pixmap.stats().searchesDropped") == dropped + 1
+    assert page.evaluate("pixmap.state().query") == "rembrant"
+    assert sorted(matches(page)) == sorted(want)
+    assert result_ids(page) == want
+    assert "rembrant" in page.locator("#find-summary").text_content()
+    assert_clean(page, site)
+
+
 # ------------------------------------------------------------------------------------ filters
 def canvas_brightness(page):
     from PIL import Image
@@ -421,6 +444,54 @@ def test_search_and_filters_combine(find_page, site):
     # clearing the search keeps the filters
     search(page, "")
     assert sorted(matches(page)) == sorted(allowed)
+    assert_clean(page, site)
+
+
+def facet_counts(page, field):
+    """The counts the panel shows for a facet's listed values: {value: count}."""
+    return page.evaluate("""(field) => {
+        const fs = [...document.querySelectorAll('#facets fieldset')].find((f) => f.querySelector('legend').textContent === field);
+        return Object.fromEntries([...fs.querySelectorAll('label')].map((l) =>
+            [l.querySelector('.value').textContent, Number(l.querySelector('.count').textContent)]));
+    }""", field)
+
+
+def test_facet_counts_follow_the_search_and_the_other_filters(find_page, site):
+    """With a search, each facet counts its values among the search's hits that pass every other filter
+    (counted from the hit list); counts changed while the panel is closed are right once it opens."""
+    from pixmap.searchindex import search as reference
+
+    page = find_page
+    page.locator("#find-toggle").click()
+    page.wait_for_selector("#facets fieldset")
+    hits = {i for i, _ in reference(site.folder, "portrait")}
+    medium = "Oil on canvas"
+    page.evaluate("(m) => pixmap.filter({medium: [m]})", medium)
+    search(page, "portrait")
+    rows = [dict(zip(site.fields, site.rows[i])) for i in sorted(hits)]
+
+    def want(field, keep):
+        out = {}
+        for r in rows:
+            if keep(r):
+                out[str(r[field])] = out.get(str(r[field]), 0) + 1
+        return out
+
+    shown = facet_counts(page, "category")
+    by_category = want("category", lambda r: r["medium"] == medium)
+    assert shown and sum(shown.values()) > 0
+    assert {v: c for v, c in shown.items()} == {v: by_category.get(v, 0) for v in shown}
+    shown = facet_counts(page, "medium")  # (its own filter left out of its counts)
+    by_medium = want("medium", lambda r: True)
+    assert {v: c for v, c in shown.items()} == {v: by_medium.get(v, 0) for v in shown}
+    assert shown[medium] == by_medium[medium] and len([v for v in shown.values() if v]) > 1
+    # the panel closed, the filter cleared, the panel opened again: the counts of the search alone
+    page.locator("#find-close").click()
+    page.evaluate("pixmap.filter({})")
+    page.locator("#find-toggle").click()
+    shown = facet_counts(page, "category")
+    by_category = want("category", lambda r: True)
+    assert {v: c for v, c in shown.items()} == {v: by_category.get(v, 0) for v in shown}
     assert_clean(page, site)
 
 

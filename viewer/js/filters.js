@@ -5,13 +5,14 @@
 // manifest.metadata.columns that the manifest lists no facet for are range facets too (their bounds
 // and histogram computed here), so `field: [min, max]` works on version-3 sites as well.
 //
-// compute() gives, in a few passes over typed arrays (a million images: tens of milliseconds), the
-// images that pass (Uint8Array), their count, and per facet the counts of its values (or the histogram
-// of a range) among the images that pass every OTHER filter and the search, as facet counts should be.
+// compute() gives the images that pass (Uint8Array, and with a search the list of them), their count,
+// and per facet the counts of its values (or the histogram of a range) among the images that pass every
+// OTHER filter and the search, as facet counts should be. A change of the filters takes a few passes
+// over typed arrays (a million images: tens of milliseconds); a search (a keystroke) reuses the filters'
+// per-image bits and touches only its hits; the counts are computed only when the panel reads them.
 
 export const MISSING = 0xffff;
 export const BINS = 40;
-const SEARCH_BIT = 1 << 29; // (bits below 2^30: small integers to the JavaScript engine)
 const MAX_FILTERS = 29;
 
 // (one small function per kind of loop: each stays monomorphic and fast)
@@ -31,6 +32,51 @@ function failMulti(fail, codes, offsets, want, b) {
     let ok = 0;
     for (let k = offsets[i], e = offsets[i + 1]; k < e; k++) if (want[codes[k]] === 1) { ok = 1; break; }
     if (ok === 0) fail[i] |= b;
+  }
+}
+
+// Counting loops: c[v]++ for the value v (below nv) of some images. One small function per case, so that
+// each stays monomorphic and fast: images ids[0..end) (a list) or 0..end whose mask is not 0; with
+// filters set, only those failing none but those outside `keep`.
+function countListed(c, codes, nv, ids, end) {
+  for (let k = 0; k < end; k++) {
+    const v = codes[ids[k]];
+    if (v < nv) c[v]++;
+  }
+}
+
+function countMasked(c, codes, nv, end, mask) {
+  for (let i = 0; i < end; i++) {
+    if (mask[i] === 0) continue;
+    const v = codes[i];
+    if (v < nv) c[v]++;
+  }
+}
+
+function countListedFail(c, codes, nv, ids, end, fail, keep) {
+  for (let k = 0; k < end; k++) {
+    const i = ids[k];
+    if ((fail[i] & keep) !== 0) continue;
+    const v = codes[i];
+    if (v < nv) c[v]++;
+  }
+}
+
+function countMaskedFail(c, codes, nv, end, mask, fail, keep) {
+  for (let i = 0; i < end; i++) {
+    if ((mask !== null && mask[i] === 0) || (fail[i] & keep) !== 0) continue;
+    const v = codes[i];
+    if (v < nv) c[v]++;
+  }
+}
+
+function countMulti(c, codes, offsets, ids, end, mask, fail, keep) {
+  const nv = c.length;
+  for (let k = 0; k < end; k++) {
+    const i = ids === null ? k : ids[k];
+    if (mask !== null && mask[i] === 0) continue;
+    if (fail !== null && (fail[i] & keep) !== 0) continue;
+    for (let j = offsets[i], e = offsets[i + 1]; j < e; j++) if (codes[j] < nv) c[codes[j]]++;
   }
 }
 
@@ -164,24 +210,95 @@ export class Filters {
 
   /**
    * Which images pass the filters and the search (searchHits: Uint32Array of the images the search
-   * matched, or null: no search). Returns {pass (Uint8Array, reused), count, counts: Map field ->
-   * Uint32Array (value counts, or the BINS-bin histogram of a range)} — counts only for loaded facets.
+   * matched, or null: no search). Returns a view {pass (Uint8Array, reused), count, list (Uint32Array of
+   * the images that pass, in the search's order, or null: no search), counts: Map field -> Uint32Array
+   * (value counts, or the BINS-bin histogram of a range)} — counts only for loaded facets, computed
+   * when first read (a getter: the panel reads them only while it is open).
    *
-   * Per image a bit per failed filter (`fail`); the counts of a facet are over the images failing no
-   * filter but maybe its own, so they are counted over the images failing at most one (a list, short
-   * when the filters are selective). Nothing set: the manifest's counts, no pass over the images.
+   * Per image a bit per failed filter (`fail`, computed once per change of the filters, not per search);
+   * the counts of a facet are over the images failing no filter but maybe its own (and passing the
+   * search). With a search everything is done on its hit list (O(hits)), not on every image: a keystroke
+   * on a site of a million images touches only the images its query matched. Without a search the
+   * counts are over the images failing at most one filter (a list, short when the filters are selective).
+   * Nothing set: the manifest's counts, no pass over the images.
    */
   compute(searchHits = null) {
-    const n = this.n, fail = this.fail, pass = this.pass;
-    const active = this.facets.filter((f) => this.selected.has(f.field) || this.ranges.has(f.field));
-    if (active.length > MAX_FILTERS) throw new Error(`at most ${MAX_FILTERS} filters at once`);
+    const n = this.n, pass = this.pass;
+    const {active, bits} = this._failBits();
     if (!active.length && !searchHits) {
       pass.fill(1);
-      return {pass, count: n, counts: this._staticCounts()};
+      this.views = (this.views || 0) + 1;
+      return {pass, count: n, list: null, counts: this._staticCounts()};
     }
-    fail.fill(searchHits ? SEARCH_BIT : 0);
-    if (searchHits) for (let k = 0; k < searchHits.length; k++) fail[searchHits[k]] = 0;
-    const bits = new Map(); // field -> bit
+    const fail = active.length ? this.fail : null;
+    if (searchHits) {
+      const list = this.list || (this.list = new Uint32Array(n));
+      pass.fill(0);
+      let count = 0;
+      if (fail) {
+        for (let k = 0; k < searchHits.length; k++) {
+          const i = searchHits[k];
+          if (fail[i] === 0) { pass[i] = 1; list[count++] = i; }
+        }
+      } else {
+        for (let k = 0; k < searchHits.length; k++) pass[searchHits[k]] = 1;
+        list.set(searchHits);
+        count = searchHits.length;
+      }
+      // (the counts: from the hit list; when it is long, in image order over a mask of the hits, which
+      // reads the facets' arrays in order rather than at random)
+      const counts = () => {
+        if (searchHits.length <= n / 64) return this._counts(searchHits, searchHits.length, null, fail, bits);
+        let mask = pass;
+        if (fail) {
+          mask = this.hitMask || (this.hitMask = new Uint8Array(n));
+          mask.fill(0);
+          for (let k = 0; k < searchHits.length; k++) mask[searchHits[k]] = 1;
+        }
+        return this._counts(null, n, mask, fail, bits);
+      };
+      return this._view(pass, count, list.subarray(0, count), counts);
+    }
+    // filters only: which pass; which fail one filter at most (they count in that facet's counts)
+    const near = this.near || (this.near = new Uint32Array(n));
+    let count = 0, m = 0;
+    for (let i = 0; i < n; i++) {
+      const f = fail[i];
+      if (f === 0) {
+        pass[i] = 1;
+        count++;
+        near[m++] = i;
+      } else {
+        pass[i] = 0;
+        if ((f & (f - 1)) === 0) near[m++] = i;
+      }
+    }
+    return this._view(pass, count, null, () => this._counts(m > n / 4 ? null : near, m > n / 4 ? n : m, null, fail, bits));
+  }
+
+  /** A view whose counts are computed when first read: before the next compute() (which reuses the
+   *  buffers they are counted from); a view read later has none (null). */
+  _view(pass, count, list, counts) {
+    const seq = this.views = (this.views || 0) + 1;
+    let memo = null;
+    const filters = this;
+    return {pass, count, list, get counts() {
+      if (!memo && seq === filters.views) memo = counts();
+      return memo;
+    }};
+  }
+
+  /**
+   * The filters that are set and, in `fail`, per image a bit for each one it fails (bit k: the k-th
+   * of `active`); computed again only when the filters changed since the last call.
+   */
+  _failBits() {
+    const active = this.facets.filter((f) => this.selected.has(f.field) || this.ranges.has(f.field));
+    if (active.length > MAX_FILTERS) throw new Error(`at most ${MAX_FILTERS} filters at once`);
+    const key = JSON.stringify(this.spec());
+    if (this._failKey === key) return this._failed;
+    const fail = this.fail, bits = new Map(); // field -> bit
+    if (active.length) fail.fill(0);
     active.forEach((f, k) => {
       const b = 1 << k;
       bits.set(f.field, b);
@@ -196,52 +313,32 @@ export class Filters {
       if (f.data.offsets) failMulti(fail, f.data.codes, f.data.offsets, want, b);
       else failCategory(fail, f.data.codes, want, b);
     });
-    // which pass; which fail one filter at most (they count in that facet's counts)
-    const near = this.near || (this.near = new Uint32Array(n));
-    let count = 0, m = 0;
-    for (let i = 0; i < n; i++) {
-      const f = fail[i];
-      if (f === 0) {
-        pass[i] = 1;
-        count++;
-        near[m++] = i;
-      } else {
-        pass[i] = 0;
-        if ((f & (f - 1)) === 0 && f !== SEARCH_BIT) near[m++] = i;
-      }
-    }
-    if (m > n / 4) { // (most images: no list)
-      m = n;
-      for (let i = 0; i < n; i++) near[i] = i;
-    }
+    this._failKey = key;
+    this._failed = {active, bits};
+    return this._failed;
+  }
+
+  /**
+   * Per loaded facet the counts of its values (or its histogram) over the images of ids[0..m) (ids null:
+   * images 0..m whose mask is not 0, every one when mask is null) that fail no filter but maybe the
+   * facet's own (fail: the filters' bits, null: none set).
+   */
+  _counts(ids, m, mask, fail, bits) {
     const counts = new Map();
     for (const f of this.facets) {
       if (!f.data) continue;
       const keep = ~(bits.get(f.field) || 0);
       const c = new Uint32Array(f.kind === "range" ? BINS : f.values.length);
-      if (f.kind === "range") {
-        const bin = f.data.bins;
-        for (let k = 0; k < m; k++) {
-          const i = near[k];
-          if ((fail[i] & keep) === 0 && bin[i] < BINS) c[bin[i]]++;
-        }
-      } else if (!f.data.offsets) {
-        const codes = f.data.codes, nv = c.length;
-        for (let k = 0; k < m; k++) {
-          const i = near[k];
-          if ((fail[i] & keep) === 0 && codes[i] < nv) c[codes[i]]++;
-        }
-      } else {
-        const {codes, offsets} = f.data, nv = c.length;
-        for (let k = 0; k < m; k++) {
-          const i = near[k];
-          if ((fail[i] & keep) !== 0) continue;
-          for (let j = offsets[i], e = offsets[i + 1]; j < e; j++) if (codes[j] < nv) c[codes[j]]++;
-        }
-      }
+      const codes = f.kind === "range" ? f.data.bins : f.data.codes, nv = c.length;
+      if (f.kind !== "range" && f.data.offsets) countMulti(c, codes, f.data.offsets, ids, m, mask, fail, keep);
+      else if (fail === null) {
+        if (ids !== null) countListed(c, codes, nv, ids, m);
+        else countMasked(c, codes, nv, m, mask);
+      } else if (ids !== null) countListedFail(c, codes, nv, ids, m, fail, keep);
+      else countMaskedFail(c, codes, nv, m, mask, fail, keep);
       counts.set(f.field, c);
-      }
-    return {pass, count, counts};
+    }
+    return counts;
   }
 
   /** Counts with nothing set: the manifest's (histograms counted once where it has none). */

@@ -78,7 +78,9 @@ export class Find {
     if (!this.hasSearch && query) throw new Error("this map has no search index (a site of format version 4 has one)");
     const seq = ++this.seq;
     const t0 = performance.now();
-    const running = query ? this.index.search(query, {typing, limit}) : Promise.resolve(null);
+    // (a query replaced before its dictionary shards and postings arrived is dropped there)
+    const stale = () => seq !== this.seq;
+    const running = query ? this.index.search(query, {typing, limit, stale}) : Promise.resolve(null);
     this.inFlight.add(running);
     let result;
     try {
@@ -94,6 +96,12 @@ export class Find {
     this._apply();
     this._emit("search");
     return result;
+  }
+
+  /** Start loading what a query will need that does not depend on the rest of its typing (its words'
+   *  dictionary shards), e.g. while the box waits for typing to pause. */
+  prefetch(q, {typing = false} = {}) {
+    if (this.hasSearch && String(q ?? "").trim()) this.index.prefetch(String(q), {typing});
   }
 
   /** Replace the filters ({field: [values], rangeField: [min, max]}, {} clears). */
@@ -195,9 +203,14 @@ export class Find {
     let flags = null;
     if (this.active || this.highlighted >= 0) {
       flags = this.flags || (this.flags = new Uint8Array(n));
-      if (this.active) {
-        const pass = this.view.pass;
-        for (let i = 0; i < n; i++) flags[i] = 1 + pass[i]; // 1 dimmed, 2 matched
+      if (this.active) { // 1 dimmed, 2 matched
+        const {pass, list} = this.view;
+        if (list) { // (a search: its hits only, not every image)
+          flags.fill(1);
+          for (let k = 0; k < list.length; k++) flags[list[k]] = 2;
+        } else {
+          for (let i = 0; i < n; i++) flags[i] = 1 + pass[i];
+        }
       } else {
         flags.fill(0);
       }
@@ -225,6 +238,7 @@ export class Find {
   /** The images that pass the search and the filters now (Uint32Array in data order; null: all). */
   matchedIndices() {
     if (!this.active) return null;
+    if (this.view.list) return this.view.list.slice().sort();
     const pass = this.view.pass, out = new Uint32Array(this.view.count);
     let k = 0;
     for (let i = 0; i < this.n; i++) if (pass[i]) out[k++] = i;

@@ -94,6 +94,7 @@ export class FindUi {
         return this.find.search(q, {typing: !/\s$/.test(q)}).catch((err) => this._error(err));
       };
       if (this.find.n > BIG_SITE && q.trim()) {
+        this.find.prefetch(q, {typing: !/\s$/.test(q)}); // (its dictionary shards load during the pause)
         this.pendingRun = run;
         this.typingTimer = setTimeout(run, TYPING_PAUSE);
       } else {
@@ -178,6 +179,8 @@ export class FindUi {
         this.find._apply(); // (counts of every facet, now that all are loaded)
         this._changed("filters");
       }, (err) => this._error(err));
+    } else if (on) {
+      this._updateFacets();
     }
     this.app._resize();
   }
@@ -394,7 +397,8 @@ export class FindUi {
   }
 
   _updateFacets() {
-    if (!this.facetUi.size) return;
+    // (the counts are computed when read: not while the panel is closed; open() updates them)
+    if (!this.facetUi.size || this.panel.hidden) return;
     const counts = this.find.view ? this.find.view.counts : null;
     for (const ui of this.facetUi.values()) ui.update(counts);
   }

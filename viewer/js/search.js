@@ -7,7 +7,8 @@
 // Everything loads when first needed and stays cached: a dictionary shard per first character, a
 // postings file (~256 KB) per group of terms, decoded postings per term (least recently used dropped),
 // numeric columns. A query on a site of a million images reads the shards of its words' first
-// characters and the postings files of the terms they match, nothing else.
+// characters and the postings files of the terms they match, nothing else. A query replaced before its
+// files arrived (the next keystroke, `stale`) stops there, before any scoring.
 
 import {fold, terms, hasDigit, tokensRaw} from "./textnorm.js";
 
@@ -272,7 +273,7 @@ export class SearchIndex {
     this.fileBytes = 0;
     this.decoded = new Map(); // "key\tterm" -> postings (LRU)
     this.decodedEntries = 0;
-    this.counts = {shards: 0, postingsFiles: 0, postingsBytes: 0};
+    this.counts = {shards: 0, postingsFiles: 0, postingsBytes: 0, dropped: 0};
     // per-query scratch, reused (a million images: no allocation per keystroke)
     this.best = new Float64Array(this.n);    // a word's best score per image
     this.local = new Uint32Array(this.n);    // the images a word matched
@@ -352,6 +353,15 @@ export class SearchIndex {
     return p;
   }
 
+  /** Start loading the dictionary shards a query's words need (the box calls this while it waits for
+   *  typing to pause, so that the search finds them loaded); resolves once they have. */
+  prefetch(query, {typing = false} = {}) {
+    const {words} = parseQuery(query, {fieldsOf: (k) => this.fieldsOf(k), isNumeric: (k) => this.numeric(k),
+      lang: this.lang, typing});
+    const keys = new Set(words.map((w) => this.shardKey(w.term)));
+    return Promise.all([...keys].map((key) => this.shard(key).catch(() => null)));
+  }
+
   /**
    * The dictionary terms a query word matches, [{k (term number), term, df, factor, kind}]: the term
    * itself (exact), longer terms it begins (a word of 3+ characters, or the last word while typing), terms
@@ -410,17 +420,20 @@ export class SearchIndex {
   /**
    * Run a query (the ranking of docs/site-format.md, as pixmap.searchindex.search). Options: typing (the
    * last word is still being typed: matched as a prefix at any length), limit (how many hits to rank and
-   * return; all by default), why (how many of the best get `why`; default: min(limit, 500)).
+   * return; all by default), why (how many of the best get `why`; default: min(limit, 500)), stale (a
+   * function: true once the caller no longer wants this query's result, e.g. the next keystroke's query
+   * replaced it; checked after each load, the search then stops and resolves to null).
    * Returns {hits: [{index, score, words, why}] best first, total (images matched), indices (Uint32Array
    * of every image matched, or null when the query asks nothing)}.
    */
-  async search(query, {typing = false, limit = Infinity, why: whyLimit} = {}) {
+  async search(query, {typing = false, limit = Infinity, why: whyLimit, stale = null} = {}) {
     const {words, ranges, phrases} = parseQuery(query, {fieldsOf: (k) => this.fieldsOf(k),
       isNumeric: (k) => this.numeric(k), lang: this.lang, typing});
     if (!words.length && !ranges.length) return {hits: [], total: 0, indices: null};
     const n = this.n;
     // the numeric ranges: every one must hold (images without a value fail)
     const columns = await Promise.all(ranges.map((r) => this.columns(r.field)));
+    if (stale && stale()) return this._dropped();
     const bounds = ranges.map((r) => [r.lo === null ? -Infinity : Math.fround(r.lo), r.hi === null ? Infinity : Math.fround(r.hi)]);
     const inRange = (i) => {
       for (let r = 0; r < ranges.length; r++) {
@@ -433,8 +446,10 @@ export class SearchIndex {
     };
     // each word: the terms it matches and their postings (fetched at once)
     const expanded = await Promise.all(words.map((w) => this.expand(w)));
+    if (stale && stale()) return this._dropped();
     const lists = await Promise.all(expanded.map(({shard, matches}) =>
       Promise.all(matches.map((m) => this.postings(shard, m.k).then((p) => ({...m, p}))))));
+    if (stale && stale()) return this._dropped();
 
     const total = this.total, matched = this.matched, required = this.required;
     const fw = new Float64Array(256).fill(1);
@@ -474,6 +489,7 @@ export class SearchIndex {
     if (phrases.length) {
       // quoted phrases: checked in the metadata text of the best candidates (PHRASE_CHECK of them)
       const ok = await Promise.all(hits.map((h) => this._hasPhrases(h.index, phrases)));
+      if (stale && stale()) return this._dropped();
       hits = hits.filter((h, k) => ok[k]);
       count = hits.length;
       indices = Uint32Array.from(hits, (h) => h.index);
@@ -482,6 +498,12 @@ export class SearchIndex {
     const nWhy = Math.min(hits.length, whyLimit ?? Math.min(limit, 500));
     if (nWhy > 0) this._explain(hits.slice(0, nWhy), words, lists, fw);
     return {hits, total: count, indices};
+  }
+
+  /** A search stopped because its result is no longer wanted (counted in stats().searchesDropped). */
+  _dropped() {
+    this.counts.dropped++;
+    return null;
   }
 
   /** The `limit` best of cand[0..count) as hits {index, words, score}, best first (more words, then a
@@ -520,7 +542,10 @@ export class SearchIndex {
             const t = heap[i]; heap[i] = heap[p]; heap[p] = t;
             i = p;
           }
-        } else if (worse(heap[0], d)) {
+        } else {
+          // worse(heap[0], d), inlined: most candidates of a big query stop at the first comparison
+          const t = heap[0], mt = matched[t], md = matched[d];
+          if (mt > md || (mt === md && (total[t] > total[d] || (total[t] === total[d] && t < d)))) continue;
           heap[0] = d;
           down(0);
         }
@@ -535,19 +560,37 @@ export class SearchIndex {
     const slot = this.slot; // image -> its place among the hits (-1: not one)
     hits.forEach((h, k) => { slot[h.index] = k; });
     const per = hits.map(() => new Array(words.length).fill(null));
+    // (a term's postings are in image order: a frequent term's are searched for each hit, a rare term's
+    // read through; either way each hit sees its postings in the same order, so the same best match)
+    const byHit = Uint32Array.from(hits, (h) => h.index);
     for (let w = 0; w < words.length; w++) {
       const only = words[w].fields;
       for (const m of lists[w]) {
         const g = idf(this.docs, m.df), factor = m.factor;
         const {docs, fields, weights} = m.p;
-        for (let k = 0; k < docs.length; k++) {
-          const h = slot[docs[k]];
-          if (h < 0) continue;
+        const see = (h, k) => {
           const f = fields[k];
-          if (only && !only.has(f)) continue;
+          if (only && !only.has(f)) return;
           const sc = ((g * fw[f]) * weights[k]) / 255 * factor;
           const cur = per[h][w];
           if (!cur || sc > cur.score) per[h][w] = {score: sc, term: m.term, field: f, kind: m.kind};
+        };
+        if (docs.length > 16 * byHit.length) {
+          for (let h = 0; h < byHit.length; h++) {
+            const d = byHit[h];
+            let lo = 0, hi = docs.length;
+            while (lo < hi) {
+              const mid = (lo + hi) >>> 1;
+              if (docs[mid] < d) lo = mid + 1;
+              else hi = mid;
+            }
+            for (let k = lo; k < docs.length && docs[k] === d; k++) see(h, k);
+          }
+        } else {
+          for (let k = 0; k < docs.length; k++) {
+            const h = slot[docs[k]];
+            if (h >= 0) see(h, k);
+          }
         }
       }
     }
@@ -582,7 +625,7 @@ export class SearchIndex {
 
   stats() {
     return {searchShardsLoaded: this.counts.shards, postingsFilesLoaded: this.counts.postingsFiles,
-      postingsBytesLoaded: this.counts.postingsBytes};
+      postingsBytesLoaded: this.counts.postingsBytes, searchesDropped: this.counts.dropped};
   }
 }
 
