@@ -15,6 +15,7 @@ with N: it is printed beside it.
     python bench/bench_dask.py                       # flowers5 from the shared datasets beside the project
     python bench/bench_dask.py --max-images 600      # bounded time
     python bench/bench_dask.py --images DIR --workers 1,2,4
+    python bench/bench_dask.py --fashion-mnist 5000  # the first N Fashion-MNIST images (bench_scale.py's data)
 """
 from __future__ import annotations
 
@@ -51,7 +52,15 @@ def main() -> None:
     ap.add_argument("--max-images", type=int, default=None, help="use only the first N images (bounded time)")
     ap.add_argument("--workers", default="1,2", help="the local:N clusters to time, comma-separated [1,2]")
     ap.add_argument("--partition-size", type=int, default=None, help="images per Dask task [default: automatic]")
+    ap.add_argument("--fashion-mnist", type=int, default=None, metavar="N",
+                    help="the first N Fashion-MNIST images (28x28 PNGs, from Debian's dataset-fashion-mnist, as "
+                         "bench_scale.py writes them) instead of flowers5")
     args = ap.parse_args()
+    if args.fashion_mnist:
+        from bench_scale import find_data, write_images   # (this folder is on sys.path when run as a script)
+
+        fm = Path(tempfile.mkdtemp(prefix="pixmap-bench-fm-"))
+        args.images = write_images(find_data(fm), fm / "fashion", args.fashion_mnist)
     images = args.images or Path(os.environ.get("PIXMAP_FLOWERS5") or REPO.parent / "shared" / "datasets" / "flowers5")
     if not images.exists():
         sys.exit(f"no images at {images}: pass --images DIR (or set PIXMAP_FLOWERS5)")

@@ -174,6 +174,9 @@ CLUSTER_NEIGHBORS = 15      # its neighbours
 # Above this many images a second UMAP would cost as much as the map's own (44 min at 1M on one core): the
 # methods then cluster the map's 2D layout (the cnn space, as pixmap did before) or a PCA of the space.
 CLUSTER_UMAP_MAX = 250_000
+# The clustering UMAP's epochs: 200, not umap-learn's 500 below 10,000 rows. Measured (same run, same
+# features): flowers5 NMI 0.290 -> 0.290 (noise 0%), 8.5 s -> 3.7 s; the paintings by period 0.162 -> 0.174.
+CLUSTER_EPOCHS = 200
 VOTE_NEIGHBORS = 10         # a noise point joins a hotspot when at least VOTE_SHARE of its
 VOTE_SHARE = 0.3            # VOTE_NEIGHBORS nearest neighbours are in it (hdbscan, dbscan)
 
@@ -288,7 +291,7 @@ def cluster_embedding(x: np.ndarray, graph=None, metric: str = "cosine", seed: i
         return umap_layouts.reduce_pca(x, min(dims, x.shape[1]), seed=seed).astype(np.float64), graph, \
             f"pca-{min(dims, x.shape[1])}"
     emb = umap_layouts.umap_layout(x, k, 0.0, metric, dims=dims, seed=seed, neighbors=graph,
-                                   name="clusters").positions
+                                   name="clusters", n_epochs=CLUSTER_EPOCHS).positions
     return np.asarray(emb, dtype=np.float64), graph, f"umap-{dims}d"
 
 

@@ -746,6 +746,13 @@ def effective_precision(opts: dict) -> str:
     return "fast" if native_fp16() else "float32"
 
 
+def model_cache_root(cache_dir) -> str | None:
+    """Where a build keeps its converted models (pixmap.litert, under ``<root>/models``): the folder in the
+    PIXMAP_MODEL_CACHE environment variable when set (one conversion shared by many builds whatever their
+    --cache-dir, e.g. a test session's), else the build's cache folder (None: the user's)."""
+    return os.environ.get("PIXMAP_MODEL_CACHE") or (str(cache_dir) if cache_dir else None)
+
+
 def load_from_options(opts: dict):
     """The feature model a build's options ask for (model, weights, batch_size, backend, precision).
 

@@ -282,7 +282,7 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
     vectors_for = given.vector_of if given is not None and given.vectors is not None else None
     if vectors_for is not None:   # the given vectors are the features: none of the model's is looked up
         cache = features.FeatureCache(None, "given-vectors", enabled=False)
-    pass_opts = {**opts, "thumb_size": plan["thumb_size"], "model_cache_dir": str(cache_dir) if cache_dir else None}
+    pass_opts = {**opts, "thumb_size": plan["thumb_size"], "model_cache_dir": models.model_cache_root(cache_dir)}
 
     # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
     warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
@@ -335,30 +335,45 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         timings["duplicates"] = time.perf_counter() - t_dup
         given_layouts = byo.layout_of(given.coords_for(images.indices)) if given is not None \
             and given.coords is not None else None   # --coords: the main layout is the given positions
-        layouts, layout_times, layout_notes = compute_layouts(
-            spaces["blend"], fields, rows, opts, progress=progress, given=given_layouts, spaces=spaces,
-            neighbors=graph if spaces["blend"] is reduced else None)   # --blend: UMAP searches the fused space
-        umap2d = layouts[0]
-        timings["layouts"] = time.perf_counter() - t
-        timings.update({f"layout {k}": v for k, v in layout_times.items()})
-        for note in layout_notes:
-            log.warning(note)
-
-        # ---- hotspots
-        t = time.perf_counter()
-        print_stage(progress, f"hotspots: curated, from {curated.path.name}" if curated
-                    else f"hotspots: {opts['cluster_method']}")
         # hotspots are named by their most common value of --group-by (default: PixPlot's category column),
         # else of category, else of label
         categories = (_column(fields, rows, opts["group_by"]) or _column(fields, rows, "category")
                       or _column(fields, rows, "label"))
         cluster_sets = []   # the clusterings (pixmap.clusters: --cluster-method, --cluster-space, ...)
-        if given is None or given.labels is None:
+        want_sets = given is None or given.labels is None
+        # The UMAP fits (3D, descriptor spaces, variants) and the clusterings run side by side, two at a time
+        # on two cores (pixmap.layouts.umap.release_gil_in_optimiser); each is seeded and single-threaded, and
+        # BLAS runs on one thread meanwhile, so the bits do not depend on what ran beside what.
+        with _side_by_side() as pool:
+            hot = None
+            if want_sets and n <= clusters.CLUSTER_UMAP_MAX:   # (above, they cluster the finished 2D map)
+                hot = pool.submit(_timed, clusters.cluster_sets, spaces, categories, opts, graph=graph,
+                                  progress=False)
             try:
-                cluster_sets = clusters.cluster_sets(spaces, categories, opts, graph=graph,
-                                                     layout=umap2d.positions, progress=progress)
+                layouts, layout_times, layout_notes = compute_layouts(
+                    spaces["blend"], fields, rows, opts, progress=progress, given=given_layouts, spaces=spaces,
+                    neighbors=graph if spaces["blend"] is reduced else None,   # --blend: UMAP searches the fused space
+                    executor=pool)
+                umap2d = layouts[0]
+                timings["layouts"] = time.perf_counter() - t
+                timings.update({f"layout {k}": v for k, v in layout_times.items()})
+                for note in layout_notes:
+                    log.warning(note)
+
+                # ---- hotspots
+                t = time.perf_counter()
+                print_stage(progress, f"hotspots: curated, from {curated.path.name}" if curated
+                            else f"hotspots: {opts['cluster_method']}")
+                if hot is not None:
+                    cluster_sets, timings["hotspots_side_by_side"] = hot.result()
+                elif want_sets:
+                    cluster_sets = clusters.cluster_sets(spaces, categories, opts, graph=graph,
+                                                         layout=umap2d.positions, progress=progress)
             except clusters.ClusterError as exc:
                 raise BuildError(str(exc)) from None
+            finally:
+                if hot is not None:
+                    hot.cancel()
         if given is not None and given.labels is not None:   # --labels: the given labels are the hotspots
             clustering = byo.label_clustering(given.labels_for(images.indices), reduced, int(opts["seed"]))
         elif curated is not None:   # the viewer's saved hotspots replace HDBSCAN's (pixmap.curation)
@@ -546,8 +561,36 @@ def print_stage(progress: bool, text: str) -> None:
 HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
 
 
+class _side_by_side:
+    """A thread pool for the layouts' and clusterings' UMAP fits (one thread per core, at most 4), with BLAS on
+    one thread while it is open: a BLAS call's bits can depend on how many threads it gets, and that would
+    depend on what runs beside it."""
+
+    def __enter__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        self._limits = threadpool_limits(limits=1, user_api="blas")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="fit")
+        return self._pool
+
+    def __exit__(self, *exc):
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._limits.restore_original_limits()
+        return False
+
+
+def _timed(fn, *args, **kw):
+    """(fn(*args, **kw), seconds it took)."""
+    t0 = time.perf_counter()
+    return fn(*args, **kw), time.perf_counter() - t0
+
+
 def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], opts: dict, progress: bool = False,
-                    neighbors=None, given=None, spaces=None):
+                    neighbors=None, given=None, spaces=None, executor=None):
     """Every layout asked for (or, with layouts="auto", every one the metadata allows), made by
     pixmap.layouts.compute_layouts from the metadata columns. `neighbors`: the kNN graph of `reduced` when
     already searched (pixmap.discover.search), else UMAP searches it.
@@ -597,7 +640,7 @@ def compute_layouts(reduced: np.ndarray, fields: list[str], rows: list[list], op
                            variants=(nn_list, md_list), skipped=skipped,
                            group_by=str(opts["group_by"]).lower(), sort_by=sort_by, on_done=done,
                            neighbors=neighbors, umap=given[0] if given is not None else None,
-                           spaces=spaces, palette_colors=int(opts.get("palette_colors") or 6))
+                           spaces=spaces, palette_colors=int(opts.get("palette_colors") or 6), executor=executor)
     if given is not None and given[1] is not None:
         layouts.insert(1, given[1])
     bar.update(bar.total - bar.n)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,22 @@ from tests.browser import browser, page  # noqa: F401 (one Chromium for the whol
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "datasets" / "aic-paintings"
 XSS = '<img src=x onerror="window.__xss=1">'
+
+
+def pytest_configure(config):
+    """One LiteRT conversion of the model for the whole session (pixmap.models.model_cache_root), however
+    many builds with their own cache folders the tests make; tests of the conversion cache itself pass
+    their folders explicitly."""
+    if not os.environ.get("PIXMAP_MODEL_CACHE"):
+        config._pixmap_model_cache = tempfile.mkdtemp(prefix="pixmap-test-models-")
+        os.environ["PIXMAP_MODEL_CACHE"] = config._pixmap_model_cache
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_pixmap_model_cache", None)
+    if folder:
+        os.environ.pop("PIXMAP_MODEL_CACHE", None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

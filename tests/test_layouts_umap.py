@@ -291,3 +291,47 @@ def test_import_umap_does_not_load_tensorflow():
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["False", "absent", "UMAP"], run.stdout
+
+
+def test_fits_side_by_side_give_the_bits_of_fits_one_after_the_other():
+    """release_gil_in_optimiser: two seeded fits in two threads at once are the same fits as one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pixmap.layouts.umap import release_gil_in_optimiser
+
+    assert release_gil_in_optimiser()
+    import umap.layouts as ul
+
+    assert ul._get_optimize_layout_euclidean_single_epoch_fn(False).targetoptions.get("nogil")
+    rng = np.random.default_rng(3)
+    x = np.vstack([rng.normal(size=(150, 12)) + 4 * (i % 3) for i in range(3)]).astype(np.float32)
+    jobs = [dict(dims=2, seed=0), dict(dims=3, seed=1), dict(dims=2, seed=2, n_epochs=60)]
+    alone = [umap_layout(x, 10, 0.1, "euclidean", **kw).positions for kw in jobs]
+    with ThreadPoolExecutor(3) as pool:
+        together = [f.result().positions for f in
+                    [pool.submit(umap_layout, x, 10, 0.1, "euclidean", **kw) for kw in jobs]]
+    for a, b in zip(alone, together):
+        assert np.array_equal(a, b)
+
+
+def test_compute_layouts_with_an_executor_equals_without():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pixmap.layouts import compute_layouts
+
+    rng = np.random.default_rng(5)
+    feats = np.vstack([rng.normal(size=(80, 16)) + 5 * i for i in range(3)]).astype(np.float32)
+    spaces = {"palette": rng.random((240, 30)).astype(np.float32),
+              "composition": rng.random((240, 20)).astype(np.float32),
+              "structure": rng.random((240, 25)).astype(np.float32)}
+    names = ["umap", "umap-3d", "grid", "colour", "composition", "structure", "hue"]
+    done_a, done_b = [], []
+    plain = compute_layouts(names, features=feats, spaces=spaces, seed=0, n_neighbors=10,
+                            on_done=lambda n, s: done_a.append(n))
+    with ThreadPoolExecutor(2) as pool:
+        side = compute_layouts(names, features=feats, spaces=spaces, seed=0, n_neighbors=10, executor=pool,
+                               on_done=lambda n, s: done_b.append(n))
+    assert [lay.name for lay in plain] == [lay.name for lay in side] == names
+    assert sorted(done_a) == sorted(done_b) == sorted(names)
+    for a, b in zip(plain, side):
+        assert np.array_equal(a.positions, b.positions), a.name

@@ -173,13 +173,18 @@ def date_years(columns: dict) -> list:
     return [parse_year(y) for y in years]
 
 
+# The layouts that are UMAP fits of their own: with an executor they run side by side (each fit is seeded and
+# single-threaded; pixmap.layouts.umap.release_gil_in_optimiser lets two of them use two cores).
+SIDE_BY_SIDE = ("umap-3d", "umap-supervised", "umap-variants", "colour", "composition", "structure")
+
+
 def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | None = None,
                     columns: dict | None = None, seed: int = 0, n_neighbors: int = 15,
                     min_dist: float = 0.1, metric: str = "cosine",
                     variants: tuple = ((5, 15, 50), (0.01, 0.1, 0.5)),
                     skipped: dict | None = None, group_by: str = "category", sort_by: str = "title",
                     on_done=None, neighbors: tuple[np.ndarray, np.ndarray] | None = None,
-                    spaces: dict | None = None, palette_colors: int = 6) -> list[Layout]:
+                    spaces: dict | None = None, palette_colors: int = 6, executor=None) -> list[Layout]:
     """Build the named layouts (in order). Inputs as in the module docstring; `umap` is the 2D UMAP
     Layout if already made (else it is made from `features` when needed). Layouts whose inputs are
     missing are left out; their reasons go into `skipped` (name -> text) when a dict is given.
@@ -191,6 +196,9 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
     n_neighbors used, when already computed (else they are searched once, when first needed).
     `spaces`: the descriptor spaces ("palette", "composition", "structure"; pixmap.descriptors) for the
     colour, hue, composition and structure layouts; `palette_colors`: the k of the palette space.
+    `executor` (a concurrent.futures executor): the layouts that are UMAP fits of their own (SIDE_BY_SIDE) run
+    in it, side by side with each other and with whatever else the caller runs there, once the main map
+    (which several others start from) is made; the result is the same, in the same order.
     """
     import time
 
@@ -234,6 +242,36 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
         return [v for v in made  # the main map is not repeated as a variant of itself
                 if (v.params.get("n_neighbors"), v.params.get("min_dist")) != (n_neighbors, min_dist)]
 
+    def make(name):
+        t0 = time.perf_counter()
+        if name == "umap-3d":
+            made = umap_3d()
+        elif name == "umap-supervised":
+            made = umap_.umap_layout(features, n_neighbors, min_dist, metric, 2, seed,
+                                     labels=labels_to_ints(columns["label"]), neighbors=neighbours())
+        elif name == "umap-variants":
+            made = umap_variants()
+        else:
+            made = {"colour": descriptors_.colour_layout, "composition": descriptors_.composition_layout,
+                    "structure": descriptors_.structure_layout}[name](
+                spaces["palette" if name == "colour" else name], n_neighbors, min_dist, seed)
+        return made, time.perf_counter() - t0
+
+    early: dict = {}   # name -> future of the fits that start before the main map is made
+    base_seconds = 0.0
+    if executor is not None and any(name in SIDE_BY_SIDE for name in names):
+        def can(name):
+            return name in names and not missing_inputs(name, features, umap, columns, group_by, sort_by, spaces)
+
+        if any(can(name) for name in ("umap-3d", "umap-supervised", "umap-variants")):
+            neighbours()   # searched once, here, before the fits that share it start
+        for name in ("colour", "composition", "structure", "umap-supervised"):   # need nothing of the main map
+            if can(name):
+                early[name] = executor.submit(make, name)
+        if features is not None and (can("umap-3d") or can("umap-variants")):
+            t0 = time.perf_counter()
+            base_umap()   # (here, beside the fits above; the 3D layout and the variants start from it)
+            base_seconds = time.perf_counter() - t0
     for name in names:
         if name not in LAYOUTS:
             raise KeyError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
@@ -243,16 +281,14 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
                 skipped[name] = "needs " + ", ".join(lacking)
             continue
         t0 = time.perf_counter()
-        if name == "umap":
+        if name in SIDE_BY_SIDE:
+            if executor is not None:
+                out.append((name, early.pop(name, None) or executor.submit(make, name)))
+                continue
+            made, _seconds = make(name)
+            out.extend(made) if isinstance(made, list) else out.append(made)
+        elif name == "umap":
             out.append(base_umap())
-        elif name == "umap-3d":
-            out.append(umap_3d())
-        elif name == "umap-supervised":
-            out.append(umap_.umap_layout(features, n_neighbors, min_dist, metric, 2, seed,
-                                         labels=labels_to_ints(columns["label"]),
-                                         neighbors=neighbours()))
-        elif name == "umap-variants":
-            out.extend(umap_variants())
         elif name == "grid":
             out.append(grid.grid_layout(base_umap().positions))
         elif name == "umap-spread":
@@ -271,10 +307,16 @@ def compute_layouts(names, features: np.ndarray | None = None, umap: Layout | No
             out.append(sorted_.custom_layout(columns["x"], columns["y"], z))
         elif name == "hue":
             out.append(descriptors_.hue_layout(spaces["palette"], palette_colors))
-        elif name in ("colour", "composition", "structure"):
-            make = {"colour": descriptors_.colour_layout, "composition": descriptors_.composition_layout,
-                    "structure": descriptors_.structure_layout}[name]
-            out.append(make(spaces["palette" if name == "colour" else name], n_neighbors, min_dist, seed))
         if on_done is not None:
-            on_done(name, time.perf_counter() - t0)
-    return out
+            on_done(name, time.perf_counter() - t0 + (base_seconds if name == "umap" else 0.0))
+    done = []
+    for item in out:   # the fits run in the executor, in the order asked for
+        if isinstance(item, tuple):
+            name, future = item
+            made, seconds = future.result()
+            done.extend(made) if isinstance(made, list) else done.append(made)
+            if on_done is not None:
+                on_done(name, seconds)
+        else:
+            done.append(item)
+    return done

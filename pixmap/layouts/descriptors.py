@@ -20,6 +20,7 @@ import numpy as np
 from .base import Layout
 
 HUE_BANDS = 24           # 15 degrees each
+SPACE_EPOCHS = 200       # the descriptor spaces' UMAPs (see space_umap)
 
 
 def space_umap(space: np.ndarray, name: str, label: str, n_neighbors: int = 15, min_dist: float = 0.1,
@@ -29,7 +30,10 @@ def space_umap(space: np.ndarray, name: str, label: str, n_neighbors: int = 15, 
     from . import umap as umap_
 
     x = standardise(space)
-    lay = umap_.umap_layout(x, n_neighbors, min_dist, "euclidean", 2, seed, name=name)
+    # 200 epochs, not umap-learn's 500 below 10,000 rows: measured on flowers5 (4,317 photos), the 10-NN label
+    # share of the colour / composition / structure layouts is 0.387 / 0.327 / 0.260 with 500 epochs and
+    # 0.390 / 0.324 / 0.266 with 200, in 2.3-2.5x less time
+    lay = umap_.umap_layout(x, n_neighbors, min_dist, "euclidean", 2, seed, name=name, n_epochs=SPACE_EPOCHS)
     lay.label = label
     lay.params = {**lay.params, "space": name}
     return lay

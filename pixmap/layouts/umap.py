@@ -75,6 +75,46 @@ def import_umap():
     return umap
 
 
+_nogil_lock = threading.Lock()
+_nogil_done = None
+
+
+def release_gil_in_optimiser() -> bool:
+    """Let seeded UMAP fits run side by side in threads (pixmap.layouts.compute_layouts with an executor).
+
+    umap-learn's seeded optimiser (single-threaded, for reproducibility) runs each epoch in a numba function
+    compiled without nogil, so a second thread's fit waits for the GIL at every epoch and two fits take as
+    long as one after the other. This compiles the same Python function again with nogil=True and otherwise
+    umap-learn's flags (fastmath, not parallel) and puts it where umap-learn looks it up: the same code in
+    the same order, so the same bits, and now two layouts use two cores. Idempotent; False (and nothing
+    changed) when umap-learn's internals are not what this expects.
+    """
+    global _nogil_done
+    with _nogil_lock:
+        if _nogil_done is not None:
+            return _nogil_done
+        _nogil_done = False
+        try:
+            import numba
+
+            import_umap()
+            from umap import layouts as ul
+
+            serial = ul._nb_optimize_layout_euclidean_single_epoch
+            if (ul._get_optimize_layout_euclidean_single_epoch_fn(False) is not serial
+                    or serial.targetoptions.get("parallel") or not hasattr(serial, "py_func")):
+                return False
+            if serial.targetoptions.get("nogil"):
+                _nogil_done = True
+                return True
+            ul._nb_optimize_layout_euclidean_single_epoch = numba.njit(
+                serial.py_func, fastmath=True, parallel=False, nogil=True)
+            _nogil_done = True
+        except Exception:  # an optimisation only: the layouts then run one after the other's epochs
+            return False
+        return True
+
+
 def enable_numba_cache() -> int:
     """Persist umap-learn's and pynndescent's numba compilations across processes.
 
@@ -414,6 +454,7 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     if init is None:
         init = "spectral" if n <= SPECTRAL_INIT_MAX else "pca"
     enable_numba_cache()
+    release_gil_in_optimiser()
     UMAP = import_umap().UMAP
     from numba.core.errors import NumbaWarning
 
@@ -448,6 +489,7 @@ def warm_up(dims=(2,), supervised: bool = False) -> list[tuple[int, bool]]:
     """
     if isinstance(dims, int):
         dims = (dims,)
+    release_gil_in_optimiser()   # (before the fit below, so that it compiles the copy the layouts will use)
     done: list[tuple[int, bool]] = []
     with _warm_lock:
         rng = np.random.default_rng(0)
