@@ -9,8 +9,8 @@ descriptors (pixmap.images.fit); the blocks are timed one by one in one thread (
 decoding threads, in parallel with the model). The model's time is one forward pass of the default model
 (efficientnet-lite0, packaged ImageNet weights) on batches of its 224 px inputs, after a warm-up batch.
 
-Printed: ms/image of each block and of the model; the 10-NN label share (of each image's 10 nearest in the
-layout, the share with its label; at random about 0.2 for five even labels) of the colour, hue,
+Printed: ms/image of each block and of the model; the 10-NN label share (of each image's 10 nearest, the
+share with its label; at random about 0.2 for five even labels) of each block's own space and of the colour, hue,
 composition and structure layouts; in the hue layout, the share of yellow flowers (sunflower, dandelion)
 among the 10 nearest of a yellow flower and of the others.
 """
@@ -94,6 +94,13 @@ def main():
         print(f"  {name:<26} {ms:7.2f}")
     print(f"  descriptors, all blocks    {total:7.2f}")
     print(f"  model (efficientnet-lite0) {model_ms:7.2f}   (batches of 32, {len(inputs)} images)")
+
+    from pixmap.blend import standardise
+
+    print("\n10-NN label share of each block's own space (columns standardised, Euclidean; at random ~0.2):")
+    for name, space in spaces.items():
+        share, _ = knn_share(standardise(space), labels)
+        print(f"  {name:<12} {share:.4f}")
 
     from pixmap.layouts import descriptors as L
 

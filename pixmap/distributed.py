@@ -107,15 +107,24 @@ def connect(value, timeout: float = CONNECT_TIMEOUT):
     if kind == "local":
         # the in-process scheduler's INFO lines (start, workers joining, closing) would bury the build's own
         logging.getLogger("distributed").setLevel(logging.WARNING)
-        # any free port for the dashboard (8787 may be taken by another cluster on this machine)
-        cluster = LocalCluster(n_workers=what, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        # Dask's nanny sets its workers' environment (OMP/MKL/OPENBLAS_NUM_THREADS=1, PYTHONHASHSEED, ...) in
+        # this process's os.environ before it spawns them, and leaves it there: every process started later
+        # would inherit it (a one-thread BLAS, other bits). It is put back once the workers are up, and
+        # again when the cluster closes (a restarted worker sets it anew).
+        env = _EnvironRestorer()
+        try:
+            # any free port for the dashboard (8787 may be taken by another cluster on this machine)
+            cluster = LocalCluster(n_workers=what, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR)
+        finally:
+            env.close()
         try:
             client = Client(cluster, set_as_default=False)
         except BaseException:
             cluster.close()
+            env.close()
             raise
-        return client, [client, cluster]
+        return client, [client, cluster, env]
     try:
         if kind == "file":
             if not Path(what).is_file():
@@ -132,6 +141,20 @@ def connect(value, timeout: float = CONNECT_TIMEOUT):
                         f"{what}` on each machine), check the address and the firewall, or use --dask local:N "
                         "to run the workers on this machine") from None
     return client, [client]
+
+
+class _EnvironRestorer:
+    """os.environ as it was when this was made, put back by close()."""
+
+    def __init__(self):
+        self.saved = dict(os.environ)
+
+    def close(self) -> None:
+        for key in [k for k in os.environ if k not in self.saved]:
+            del os.environ[key]
+        for key, value in self.saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def close(owned: list) -> None:
@@ -240,14 +263,19 @@ def _worker_fetcher(cache_dir, workers, timeout):
         return _FETCHERS[key]
 
 
-def run_partition(ctx: imagepass.Context, items: list, cache_folder: str | None, iiif: tuple | None) -> dict:
+def run_partition(ctx: imagepass.Context, items: list, cache_folder: str | None, iiif: tuple | None,
+                  desc_folders: dict | None = None) -> dict:
     """One Dask task: every image of a partition through imagepass.process_image, then the model on those
-    the cache did not have (in whole batches). `items`: (index, source, wants a model vector). Returns
+    the cache did not have (in whole batches). `items`: (index, source, wants a model vector).
+    `desc_folders`: {block: its descriptor cache folder} (imagepass.descriptor_caches; read like the feature
+    cache: an image whose blocks are all there is not described). Returns
     {"results": [(index, _Done | _Skip)], "model_seconds", "worker": pid}; the _Done carry their vector
     (`computed` when the model made it) and no model input."""
     opts = ctx.opts
     cache = worker_cache(cache_folder)
     lookup = cache.get if cache is not None else None
+    describe_lookup = imagepass.descriptor_lookup({name: worker_cache(folder)
+                                                   for name, folder in (desc_folders or {}).items()})
     fetcher = _worker_fetcher(*iiif) if iiif is not None and any(s.remote is not None for _, s, _ in items) else None
     bs = int(opts["batch_size"])
     out: list = []
@@ -262,7 +290,7 @@ def run_partition(ctx: imagepass.Context, items: list, cache_folder: str | None,
                 raw, _url = fetcher.image_bytes(service=src.remote.service, url=src.remote.url,
                                                 max_side=int(opts["lightbox_size"]))
                 return raw
-        return imagepass.process_image(ctx, src, raw_from, lookup, want_input=wants)
+        return imagepass.process_image(ctx, src, raw_from, lookup, want_input=wants, describe_lookup=describe_lookup)
 
     def run_model(final=False):
         nonlocal model_seconds
@@ -326,9 +354,11 @@ def transfer_mode(client, kind: str, data_dir: Path, asked: str) -> str:
 
 
 def image_results(sources: list, data_dir: Path, opts: dict, cache, cell_size: int, tile_cell=None,
-                  tiles: bool = False, vectors_for=None, progress: bool = True, stats=None):
+                  tiles: bool = False, vectors_for=None, progress: bool = True, stats=None,
+                  desc_caches: dict | None = None):
     """Yield (index, source, _Done | _Skip) for every source, in input order, computed on the Dask cluster
-    named by opts["dask"]. `stats` (an imagepass.PassResult) gets the workers' model seconds. Closing the
+    named by opts["dask"]. `stats` (an imagepass.PassResult) gets the workers' model seconds. `desc_caches`:
+    the descriptor caches (imagepass.descriptor_caches) the workers look in. Closing the
     generator (Ctrl-C, an error on the client) cancels what is left on the cluster; what this call started
     (a LocalCluster, a Client) is closed at the end."""
     from tqdm.auto import tqdm
@@ -357,6 +387,7 @@ def image_results(sources: list, data_dir: Path, opts: dict, cache, cell_size: i
             raise imagepass.PassError(str(exc)) from None
         ctx = imagepass.make_context(data_dir, opts, cell_size, tile_cell, tiles=tiles, write_files=mode == "shared")
         cache_folder = str(cache.folder) if cache.enabled and cache.folder is not None else None
+        desc_folders = {name: str(c.folder) for name, c in (desc_caches or {}).items() if c.enabled}
         iiif = None
         if any(s.remote is not None for s in sources):
             cache_root = cache.folder.parent if cache.folder is not None else None
@@ -379,7 +410,8 @@ def image_results(sources: list, data_dir: Path, opts: dict, cache, cell_size: i
             nonlocal submitted
             k = submitted
             items = [(i, sources[i], vectors_for is None or vectors_for(sources[i]) is None) for i in parts[k]]
-            fut = client.submit(run_partition, ctx, items, cache_folder, iiif, pure=False, retries=RETRIES,
+            fut = client.submit(run_partition, ctx, items, cache_folder, iiif, desc_folders, pure=False,
+                                retries=RETRIES,
                                 key=f"pixmap-images-{uuid.uuid4().hex[:12]}-{k}")
             by_key[fut.key] = k
             futures.append(fut)

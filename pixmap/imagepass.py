@@ -13,7 +13,10 @@ is left is saved even when the pass is interrupted (Ctrl-C), so a restarted buil
 
 With `descriptors` on (--descriptors, the default), the decoding threads also describe each image's
 thumbnail (pixmap.descriptors: palette, composition, structure, scores; the pixels already decoded, no
-second decode); the blocks go to features_<block>.npy beside the features, as the vectors do.
+second decode); the blocks go to features_<block>.npy beside the features, as the vectors do. Like the
+features, they are cached by image content: each block has a FeatureCache of its own beside the feature
+cache's folder (`descriptor_caches`, keyed by block, parameters and descriptor version), looked up before
+describing, so a rebuild describes only new images.
 
 One image that cannot be read, decoded, encoded or written is reported in `skipped` with the reason and
 left out; it never stops the pass.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +49,19 @@ from .vectorfile import VectorFile
 log = logging.getLogger("pixmap")
 
 MAX_PENDING = 2048   # model inputs held while the model loads (~300 MB at 224 px)
+
+
+DECODE_THREADS = None   # threads that read, decode, describe and write the images (None: decode_threads())
+
+
+def decode_threads() -> int:
+    """How many threads decode: DECODE_THREADS, else one per core (at most 8). Once the model runs, one of
+    them stands aside for it (run's gate). Measured on flowers5, 2 cores, LiteRT on 2 threads: a cold pass
+    of 1,500 photos 18.6 s with 1 decoding thread, 19.1 s with 2, 23.5 s with 2 and LiteRT on 1; a pass whose
+    features are all cached (no model) 6.5-6.9 s with 1, 4.9-5.6 s with 2."""
+    if DECODE_THREADS:
+        return int(DECODE_THREADS)
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 class PassError(Exception):
@@ -70,6 +87,7 @@ class PassResult:
     descriptors: dict = field(default_factory=dict)
     palette: np.ndarray | None = None                    # (n, k, 4) float32: L, a, b, proportion (a view)
     descriptor_seconds: dict = field(default_factory=dict)  # seconds per block, summed over the threads
+    n_described: int = 0                                 # images described (not from the descriptor cache)
 
 
 @dataclass
@@ -86,6 +104,7 @@ class _Done:
     descriptor_seconds: dict | None = None
     files: list | None = None   # [(path in the site folder, bytes)] for the client to write (write_files off)
     computed: bool = False      # vector made by the model elsewhere (a Dask worker): the client caches it
+    described: bool = False     # descriptors computed here (not from the cache, not the zeros of a failure)
 
 
 @dataclass
@@ -123,8 +142,36 @@ def make_context(data_dir: Path, opts: dict, cell_size: int, tile_cell: int | No
                    cell_source, write_files)
 
 
+def descriptor_caches(cache: features.FeatureCache, opts: dict) -> dict:
+    """Each descriptor block's FeatureCache (and the scores'), in the folder that holds the feature cache's
+    (descriptors.cache_keys: block, --palette-colors, descriptor version); {} without --descriptors or
+    without a cache folder. They do not depend on the model: shared by builds of any model."""
+    if not opts.get("descriptors", False) or cache.folder is None:
+        return {}
+    k = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
+    return {name: features.FeatureCache(cache.folder.parent, key) for name, key in descriptors.cache_keys(k).items()}
+
+
+def descriptor_lookup(caches: dict):
+    """`lookup(content key)` -> every block from `caches` ({name: FeatureCache or None}), or None when one
+    is missing (then the image is described). None when there is nothing to look in."""
+    if not caches or any(c is None for c in caches.values()):
+        return None
+
+    def lookup(key: str) -> dict | None:
+        out = {}
+        for name, c in caches.items():
+            v = c.get(key)
+            if v is None:
+                return None
+            out[name] = np.asarray(v, np.float32)
+        return out
+
+    return lookup
+
+
 def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: bool = True, made: set | None = None,
-                  waited: list | None = None) -> _Done | _Skip:
+                  waited: list | None = None, describe_lookup=None) -> _Done | _Skip:
     """Everything done to one image before the client takes it in: read (or download), content hash (the
     feature-cache key), decode, lightbox and thumbnail files, atlas cells, colour shares, descriptors, cache
     lookup and model input. The local pass's threads and the Dask workers both call it.
@@ -132,8 +179,9 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
     `raw_from`: None (read src.path), a Future or a callable giving the downloaded bytes (IIIF). `lookup(key)`:
     the cached vector or None (None: nothing is cached). `want_input`: False when the model's vector is not
     needed (given vectors, pixmap.byo). `made`: (sub, shard) folders already made (saves a mkdir per image).
-    `waited`: seconds spent waiting for downloads are appended there. Never raises for a bad image: returns
-    _Skip with the reason instead."""
+    `waited`: seconds spent waiting for downloads are appended there. `describe_lookup(key)`: the cached
+    descriptor blocks or None (`descriptor_lookup`). Never raises for a bad image: returns _Skip with the
+    reason instead."""
     opts, thumb_size, cell_size = ctx.opts, ctx.thumb_size, ctx.cell_size
     try:
         if raw_from is None:
@@ -163,15 +211,19 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
         cell1 = encode_cell(atlas.cell_image(thumb, ctx.tile_cell)) if ctx.tile_cell else None
         colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
         colours = np.round(colours * 255).astype(np.uint8)
-        desc, desc_seconds = None, None
+        desc, desc_seconds, described = None, None, False
         if opts.get("descriptors", False):   # from the same decoded pixels: the thumbnail (at most 256 px)
             palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
             desc_seconds = {}
-            try:
-                desc = descriptors.describe(thumb, palette_colors, timings=desc_seconds, size=size)
-            except Exception as exc:  # noqa: BLE001 (never worth losing the image: zeros, and a warning)
-                log.warning("no descriptors for %s (zeros instead): %s: %s", src.location, type(exc).__name__, exc)
-                desc = descriptors.empty(palette_colors)
+            desc = describe_lookup(key) if describe_lookup is not None else None
+            if desc is None:
+                try:
+                    desc = descriptors.describe(thumb, palette_colors, timings=desc_seconds, size=size)
+                    described = True
+                except Exception as exc:  # noqa: BLE001 (never worth losing the image: zeros, and a warning)
+                    log.warning("no descriptors for %s (zeros instead): %s: %s", src.location, type(exc).__name__,
+                                exc)
+                    desc = descriptors.empty(palette_colors)
         files = None if ctx.write_files else []
         tiles = None
         if opts.get("deep_zoom") and src.remote is None:
@@ -205,7 +257,8 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
             for path in written:  # no half of an image's files is left behind
                 path.unlink(missing_ok=True)
             return _Skip(write_failure(exc))
-    return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds, files)
+    return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds, files,
+                 described=described)
 
 
 def write_failure(exc: OSError) -> str:
@@ -225,8 +278,11 @@ class Collector:
     """
 
     def __init__(self, sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
-                 executor=None, features_path: Path | None = None, pack=None, vectors_for=None):
+                 executor=None, features_path: Path | None = None, pack=None, vectors_for=None,
+                 desc_caches: dict | None = None, on_model=None):
         self.res = PassResult()
+        self.on_model = on_model   # called once, when the model starts loading (some image is not cached)
+        self.desc_caches = desc_caches or {}   # block -> FeatureCache: what was described goes there
         self.data_dir, self.opts, self.cache, self.pack, self.vectors_for = data_dir, opts, cache, pack, vectors_for
         self.bs = int(opts["batch_size"])
         n = len(sources)
@@ -267,8 +323,12 @@ class Collector:
             for name, vf in self.desc_files.items():
                 vf.write(i, done.descriptors[name])
             self.score_rows[i] = done.descriptors["scores"]
-            for name, sec in done.descriptor_seconds.items():
+            for name, sec in (done.descriptor_seconds or {}).items():
                 res.descriptor_seconds[name] = res.descriptor_seconds.get(name, 0.0) + sec
+            if done.described:
+                res.n_described += 1
+                for name, c in self.desc_caches.items():   # cached like the vectors, by content
+                    c.put([done.key], done.descriptors[name][None])
         if self.pack is not None:
             self.pack.add(i, done.cell1)
         if done.tiles:
@@ -284,6 +344,8 @@ class Collector:
         else:
             if self.model_future is None:  # TensorFlow is loaded only when some image is not cached
                 self.model_future = self.loader.submit(models.load_from_options, self.opts)
+                if self.on_model is not None:
+                    self.on_model()
             self.pending.append((i, done.key, done.model_input))
             # While TensorFlow is still loading, keep decoding (up to MAX_PENDING inputs).
             if len(self.pending) >= self.bs and (self.model_future.done() or len(self.pending) >= MAX_PENDING):
@@ -388,11 +450,23 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         raw, _url = fetcher.image_bytes(service=im.service, url=im.url, max_side=int(opts["lightbox_size"]))
         return raw
 
+    desc_caches = descriptor_caches(cache, opts)
+    describe_lookup = descriptor_lookup(desc_caches)
+
+    n_workers = decode_threads()
+    # every core decodes until the model starts; from then on one decoding thread fewer runs (the model's
+    # threads use the cores too: measured in decode_threads)
+    gate = threading.Semaphore(n_workers)
+
     def process(item) -> _Done | _Skip:
         src, pending_download = item
-        return process_image(ctx, src, pending_download, cache.get, made=made_shards, waited=waited)
+        with gate:
+            return process_image(ctx, src, pending_download, cache.get, made=made_shards, waited=waited,
+                                 describe_lookup=describe_lookup)
 
-    n_workers = max(1, min(8, (os.cpu_count() or 1) - 1))  # leave TensorFlow a core
+    def model_starts() -> None:
+        if n_workers > 1:
+            gate.acquire()   # (kept: released only by the pass's end)
     n_remote = sum(src.remote is not None for src in sources)
     downloads = ThreadPoolExecutor(max_workers=max(1, int(opts.get("download_workers") or 8)),
                                    thread_name_prefix="download") if n_remote else None
@@ -412,7 +486,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     try:
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
             collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool,
-                                  features_path=features_path, pack=pack, vectors_for=vectors_for)
+                                  features_path=features_path, pack=pack, vectors_for=vectors_for,
+                                  desc_caches=desc_caches, on_model=model_starts)
             bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
             try:
                 for idx, (src, _), done in ordered(pool, process, items(), ahead=max(64, 4 * bs)):
@@ -432,6 +507,8 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             downloads.shutdown(wait=False, cancel_futures=True)
         dl_bar.close()
         cache.flush()  # what was computed is kept, also when the pass is interrupted
+        for c in desc_caches.values():
+            c.close()
     res.download_wait_seconds = float(sum(waited))
     return res
 
@@ -444,13 +521,15 @@ def _run_on_dask(sources, data_dir, opts, cache, cell_size, progress, fetcher, f
 
     collector = None
     stream = None
+    desc_caches = descriptor_caches(cache, opts)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="atlas") as pool:
             collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool,
-                                  features_path=features_path, pack=pack, vectors_for=vectors_for)
+                                  features_path=features_path, pack=pack, vectors_for=vectors_for,
+                                  desc_caches=desc_caches)
             stream = distributed.image_results(sources, data_dir, opts, cache, cell_size, tile_cell=tile_cell,
                                                tiles=pack is not None, vectors_for=vectors_for, progress=progress,
-                                               stats=collector.res)
+                                               stats=collector.res, desc_caches=desc_caches)
             for idx, src, done in stream:
                 collector.add(idx, src, done)
             res = collector.finish()
@@ -464,6 +543,8 @@ def _run_on_dask(sources, data_dir, opts, cache, cell_size, progress, fetcher, f
         if collector is not None:
             collector.close()
         cache.flush()  # what was computed is kept, also when the pass is interrupted
+        for c in desc_caches.values():
+            c.close()
     return res
 
 

@@ -57,6 +57,9 @@ TOLERANCE = {"float32": 1e-5, "fast": 2e-2}   # largest 1 - cosine vs Keras acce
 N_CHECK_IMAGES = 4
 
 
+THREADS = None   # the interpreter's threads (None: every core)
+
+
 class LiteRTError(models.ModelError):
     """The LiteRT path cannot be used (message says why). ``keras_model``: the Keras FeatureModel loaded
     on the way, if any, so a fallback does not build it twice."""
@@ -274,7 +277,7 @@ class LiteRTModel:
         self.precision = precision
         self.path = str(path) if path is not None else None
         self.check = check or {}
-        self.num_threads = int(num_threads or os.cpu_count() or 1)
+        self.num_threads = int(num_threads or THREADS or os.cpu_count() or 1)
         try:
             if path is not None:
                 self._interp = Interpreter(model_path=str(path), num_threads=self.num_threads)

@@ -154,6 +154,81 @@ def test_score_columns_never_replace_a_metadata_field():
     assert r2[1][:2] == ["b.jpg", 4] and r2[1][2:] == [7.0, 8.0, 9.0, 10.0, 11.0]
 
 
+# ------------------------------------------------------------------------------------ numpy in place of scikit-image
+def _small_copies(n=6):
+    """(8-bit 64 x 64 RGB, its 0..1 float32) of real paintings."""
+    out = []
+    for im in demo_images(n, 30):
+        s8 = D._resized8(im, D.PALETTE_SIDE)
+        out.append((s8, s8.astype(np.float32) / np.float32(255)))
+    return out
+
+
+def test_hsv_and_lab_are_scikit_image_s():
+    from skimage.color import rgb2hsv, rgb2lab
+
+    for s8, rgb in _small_copies():
+        assert np.array_equal(D._hsv(rgb), rgb2hsv(rgb).astype(np.float32))
+        lab = D.lab8(s8.reshape(-1, 3))
+        assert np.abs(lab.T - rgb2lab(s8.reshape(-1, 3)[None] / 255.0)[0]).max() < 1e-9
+
+
+def test_hog_is_scikit_image_s():
+    from skimage.feature import hog
+
+    for _, rgb in _small_copies():
+        eq = D.equalized8(D._grey(rgb)).astype(np.float32)
+        ref = hog(eq, orientations=9, pixels_per_cell=(16, 16), cells_per_block=(1, 1), block_norm="L2-Hys")
+        assert np.abs(D.hog(eq) - ref).max() < 1e-6
+
+
+def test_lbp_is_scikit_image_s_up_to_its_rounding_ties(monkeypatch):
+    """Every pixel's code as scikit-image's but where its floating-point interpolation rounds a neighbour equal
+    to the centre below it (a few pixels of flat areas); LBP_STEP takes every n-th pixel's code."""
+    import warnings
+
+    from skimage.feature import local_binary_pattern
+
+    for _, rgb in _small_copies(4):
+        g8 = np.round(D.equalized8(D._grey(rgb)) * 255).astype(np.uint8)
+        for step in (1, 2):
+            monkeypatch.setattr(D, "LBP_STEP", step)
+            for p, r in D.LBP_SETTINGS:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    codes = local_binary_pattern(g8, p, r, method="uniform")[::step, ::step]
+                ref = np.bincount(codes.astype(int).ravel(), minlength=p + 2) / codes.size
+                ours = D.lbp_histogram(g8, p, r)
+                assert ours.sum() == pytest.approx(1.0) and np.abs(ours - ref).sum() < 0.02
+    flat = np.full((16, 16), 100, np.uint8)   # no rounding: every neighbour equal is "at or above"
+    monkeypatch.setattr(D, "LBP_STEP", 1)
+    hist = D.lbp_histogram(flat, 8, 1)
+    inner = 14 * 14 / 256                     # the border's outside neighbours are 0: below
+    assert hist[8] == pytest.approx(inner)
+
+
+def test_describe_gives_the_same_bits_in_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    ims = demo_images(6, 40)
+    alone = [D.describe(im) for im in ims]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(D.describe, ims * 3))
+    for i, d in enumerate(threaded):
+        assert all(d[k].tobytes() == alone[i % len(ims)][k].tobytes() for k in d)
+
+
+def test_kmeans_finds_well_separated_colours_whatever_the_sample():
+    rng = np.random.default_rng(1)
+    centres = np.array([[20.0, 0, 0], [60, 40, -30], [90, -20, 60]])
+    pts = np.concatenate([c + rng.normal(0, 1, (300, 3)) for c in centres]).T
+    found, labels = D.kmeans(pts, 3)
+    assert np.abs(np.sort(found[:, 0]) - centres[:, 0]).max() < 0.5
+    assert sorted(np.bincount(labels, minlength=3).tolist()) == [300, 300, 300]
+    assert np.array_equal(D.fit_pixels(4096, 512), D.fit_pixels(4096, 512)) and len(D.fit_pixels(4096, 512)) == 512
+    assert D.fit_pixels(100, 512).tolist() == list(range(100))
+
+
 # ------------------------------------------------------------------------------------ the build
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):

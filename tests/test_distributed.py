@@ -83,12 +83,28 @@ def cluster():
     from distributed import Client, LocalCluster
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env = distributed._EnvironRestorer()   # (the nanny's worker settings must not reach later tests' processes)
     lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR)
+    env.close()
     client = Client(lc, set_as_default=False)
     yield client
     client.close()
     lc.close()
+    env.close()
+
+
+def test_a_local_cluster_leaves_this_process_s_environment_as_it_was():
+    """Dask's nanny writes its workers' settings (OMP/OPENBLAS_NUM_THREADS=1, PYTHONHASHSEED) into the parent's
+    os.environ; every process the user starts afterwards would inherit a one-thread BLAS."""
+    before = dict(os.environ)
+    client, owned = distributed.connect("local:1")
+    try:
+        assert dict(os.environ) == before
+        assert client.run(lambda: os.environ.get("OPENBLAS_NUM_THREADS")) != {}   # the workers have theirs
+    finally:
+        distributed.close(owned)
+    assert dict(os.environ) == before
 
 
 @pytest.fixture(scope="module")
