@@ -67,7 +67,9 @@ def main() -> None:
     # Model inference alone: the same model over the same images' 224 px inputs, decoded beforehand.
     from pixmap import images as imgs, models
 
-    model = models.load_model(options.get("model", models.DEFAULT_MODEL))
+    from pixmap.options import DEFAULTS   # the build's own backend (LiteRT by default), as the build loaded it
+
+    model = models.load_from_options({**DEFAULTS, **options, "model_cache_dir": models.model_cache_root(cache)})
     size = models.input_size(model.name)
     paths = [row[1] for row in csv.reader(open(res.artifacts_dir / "images.csv", encoding="utf-8"))][1:]
     inputs = []
@@ -87,7 +89,8 @@ def main() -> None:
     for k, v in res.timings.items():
         print(f"{k:<28}{v:>9.2f}")
     print(f"{'end-to-end (wall)':<28}{total:>9.2f}")
-    print(f"{'model inference alone':<28}{inference:>9.2f}   ({n / inference:.0f} img/s)")
+    print(f"{'model inference alone':<28}{inference:>9.2f}   ({n / inference:.0f} img/s, "
+          f"{getattr(model, 'backend', 'keras')})")
     print(f"end-to-end: {n / total:.1f} img/s; ratio end-to-end / inference = {total / inference:.2f}")
     site_bytes = sum(p.stat().st_size for p in (tmp / "site").rglob("*") if p.is_file())
     n_files = sum(1 for p in (tmp / "site").rglob("*") if p.is_file())
