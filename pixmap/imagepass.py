@@ -501,14 +501,10 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
             collector.abort()
         raise
     finally:
-        if collector is not None:
-            collector.close()
         if downloads is not None:
             downloads.shutdown(wait=False, cancel_futures=True)
         dl_bar.close()
-        cache.flush()  # what was computed is kept, also when the pass is interrupted
-        for c in desc_caches.values():
-            c.close()
+        _keep_what_was_computed(collector, cache, desc_caches)
     res.download_wait_seconds = float(sum(waited))
     return res
 
@@ -540,12 +536,18 @@ def _run_on_dask(sources, data_dir, opts, cache, cell_size, progress, fetcher, f
             collector.abort()
         raise
     finally:
-        if collector is not None:
-            collector.close()
-        cache.flush()  # what was computed is kept, also when the pass is interrupted
-        for c in desc_caches.values():
-            c.close()
+        _keep_what_was_computed(collector, cache, desc_caches)
     return res
+
+
+def _keep_what_was_computed(collector, cache: features.FeatureCache, desc_caches: dict) -> None:
+    """The end of a pass, local or on Dask, finished or interrupted: the collector's files closed, the
+    vectors and descriptors computed so far kept in their caches."""
+    if collector is not None:
+        collector.close()
+    cache.flush()
+    for c in desc_caches.values():
+        c.close()
 
 
 def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:
