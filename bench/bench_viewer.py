@@ -23,6 +23,7 @@ metadata in chunks, every image's cell distinct), it measures and prints:
 
     python bench/bench_viewer.py                       # 10k, 100k, 1M (1M is written once: minutes)
     python bench/bench_viewer.py --sizes 10000 100000 --frames 30
+    python bench/bench_viewer.py --site path/to/a/built/site   # e.g. bench_scale.py's real 105k build
 
 Targets: first frame < 3 s at 1M and < 1.5 s at 100k; viewer/raw <= 1.1; tiles drawn < 1 s after the
 zoom; GPU peak <= budget; pick < 16 ms.
@@ -322,8 +323,18 @@ def measure_3d_picks(p):
     return first, rest
 
 
-def run_size(browser, n, frames, cache):
-    folder = site_for(n, cache)
+def built_site(path, cache):
+    """A copy of a site pixmap built (e.g. by bench/bench_scale.py), with the current viewer and the raw page."""
+    folder = cache / f"built-{Path(path).resolve().name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(path, folder)
+    shutil.copytree(ROOT / "viewer", folder, dirs_exist_ok=True)  # measure the current viewer
+    (folder / "raw.html").write_text(RAW_PAGE)
+    return folder
+
+
+def run_size(browser, n, frames, cache, folder=None):
+    folder = folder or site_for(n, cache)
     manifest = json.loads((folder / "data" / "manifest.json").read_text(encoding="utf-8"))
     server = StaticServer(folder)
     r = {"n": n, "pages": len(manifest["atlas"]["pages"]), "level0_cell": manifest["atlas"]["cell_size"],
@@ -470,6 +481,7 @@ def main():
     ap.add_argument("--cache", default=str(ROOT / "out" / "bench-sites"),
                     help="where the synthetic sites are written (reused between runs, keyed by SITE_VERSION)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--site", type=Path, help="measure this built site (copied) instead of the synthetic ones")
     a = ap.parse_args()
     cache = Path(a.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -486,8 +498,13 @@ def main():
             # Chromium writes under $HOME: give it a temporary one
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS,
                                          env={**os.environ, "HOME": home})
+            if a.site:
+                folder = built_site(a.site, cache)
+                n = json.loads((folder / "data" / "manifest.json").read_text(encoding="utf-8"))["count"]
+                print(f"built site {a.site}: {n:,} images")
+                a.sizes = [n]
             for n in a.sizes:
-                r = run_size(browser, n, a.frames, cache)
+                r = run_size(browser, n, a.frames, cache, folder if a.site else None)
                 report(r)
                 results.append(r)
             browser.close()

@@ -361,6 +361,9 @@ PALETTE: tuple[Colour, ...] = tuple(
     Colour(n, c, h, tuple(round(float(v), 1) + 0.0 for v in lab))
     for (n, c, h), lab in zip(_PALETTE_SRGB, _PALETTE_LAB))
 COLOUR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(c.name for c in PALETTE))
+# bump when colour_shares or name_shares change: the build caches their result by image content
+# (pixmap.imagepass.colour_cache)
+COLOUR_VERSION = 1
 _NAME_OF = np.array([COLOUR_NAMES.index(c.name) for c in PALETTE], np.int64)
 _NAME_MATRIX = np.zeros((len(PALETTE), len(COLOUR_NAMES)), np.float32)
 _NAME_MATRIX[np.arange(len(PALETTE)), _NAME_OF] = 1.0

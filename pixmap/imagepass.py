@@ -73,6 +73,7 @@ class PassResult:
     kept: list = field(default_factory=list)             # the sources that made it, in input order
     indices: list[int] = field(default_factory=list)     # each kept source's index in the input list
     sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height)
+    lightbox_sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of its lightbox image
     features: np.ndarray | None = None                   # (n, d) float32, a read-only memmap of features_path
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     pages: list[Path] = field(default_factory=list)      # atlas page files
@@ -105,6 +106,8 @@ class _Done:
     files: list | None = None   # [(path in the site folder, bytes)] for the client to write (write_files off)
     computed: bool = False      # vector made by the model elsewhere (a Dask worker): the client caches it
     described: bool = False     # descriptors computed here (not from the cache, not the zeros of a failure)
+    lightbox_size: tuple[int, int] | None = None   # (width, height) of its lightbox image
+    coloured: bool = False      # colour shares computed here (not from the colour cache)
 
 
 @dataclass
@@ -152,6 +155,17 @@ def descriptor_caches(cache: features.FeatureCache, opts: dict) -> dict:
     return {name: features.FeatureCache(cache.folder.parent, key) for name, key in descriptors.cache_keys(k).items()}
 
 
+def colour_cache(cache: features.FeatureCache, ctx: Context) -> features.FeatureCache | None:
+    """The cache of the colour names' shares (content.name_shares), by image content, beside the feature
+    cache (None without one). Keyed by what they are computed from: the thumbnail's longest side and the
+    lightbox size it is made from, and content.COLOUR_VERSION."""
+    if cache.folder is None:
+        return None
+    side = ctx.thumb_size or ctx.cell_source
+    key = f"colours-v{content.COLOUR_VERSION}-{int(ctx.opts['lightbox_size'])}-{side}"
+    return features.FeatureCache(cache.folder.parent, key)
+
+
 def descriptor_lookup(caches: dict):
     """`lookup(content key)` -> every block from `caches` ({name: FeatureCache or None}), or None when one
     is missing (then the image is described). None when there is nothing to look in."""
@@ -171,7 +185,7 @@ def descriptor_lookup(caches: dict):
 
 
 def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: bool = True, made: set | None = None,
-                  waited: list | None = None, describe_lookup=None) -> _Done | _Skip:
+                  waited: list | None = None, describe_lookup=None, colour_lookup=None) -> _Done | _Skip:
     """Everything done to one image before the client takes it in: read (or download), content hash (the
     feature-cache key), decode, lightbox and thumbnail files, atlas cells, colour shares, descriptors, cache
     lookup and model input. The local pass's threads and the Dask workers both call it.
@@ -180,7 +194,8 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
     the cached vector or None (None: nothing is cached). `want_input`: False when the model's vector is not
     needed (given vectors, pixmap.byo). `made`: (sub, shard) folders already made (saves a mkdir per image).
     `waited`: seconds spent waiting for downloads are appended there. `describe_lookup(key)`: the cached
-    descriptor blocks or None (`descriptor_lookup`). Never raises for a bad image: returns _Skip with the
+    descriptor blocks or None (`descriptor_lookup`); `colour_lookup(key)`: the cached colour shares or None
+    (`colour_cache`). Never raises for a bad image: returns _Skip with the
     reason instead."""
     opts, thumb_size, cell_size = ctx.opts, ctx.thumb_size, ctx.cell_size
     try:
@@ -209,8 +224,13 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
             thumb, thumb_bytes = imageio.fit(large, ctx.cell_source), None
         cell = atlas.cell_image(thumb, cell_size)
         cell1 = encode_cell(atlas.cell_image(thumb, ctx.tile_cell)) if ctx.tile_cell else None
-        colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
-        colours = np.round(colours * 255).astype(np.uint8)
+        cached = colour_lookup(key) if colour_lookup is not None else None
+        coloured = cached is None
+        if coloured:
+            colours = content.name_shares(content.colour_shares(np.asarray(thumb.convert("RGB"))))
+            colours = np.round(colours * 255).astype(np.uint8)
+        else:
+            colours = np.asarray(cached).astype(np.uint8)
         desc, desc_seconds, described = None, None, False
         if opts.get("descriptors", False):   # from the same decoded pixels: the thumbnail (at most 256 px)
             palette_colors = int(opts.get("palette_colors") or descriptors.DEFAULT_COLORS)
@@ -258,7 +278,7 @@ def process_image(ctx: Context, src, raw_from=None, lookup=None, want_input: boo
                 path.unlink(missing_ok=True)
             return _Skip(write_failure(exc))
     return _Done(key, size, cell, cell1, model_input, vector, tiles, colours, desc, desc_seconds, files,
-                 described=described)
+                 described=described, lightbox_size=(int(large.width), int(large.height)), coloured=coloured)
 
 
 def write_failure(exc: OSError) -> str:
@@ -279,8 +299,9 @@ class Collector:
 
     def __init__(self, sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
                  executor=None, features_path: Path | None = None, pack=None, vectors_for=None,
-                 desc_caches: dict | None = None, on_model=None):
+                 desc_caches: dict | None = None, on_model=None, colours_cache=None):
         self.res = PassResult()
+        self.colours_cache = colours_cache   # colour_cache(): the colour shares computed go there
         self.on_model = on_model   # called once, when the model starts loading (some image is not cached)
         self.desc_caches = desc_caches or {}   # block -> FeatureCache: what was described goes there
         self.data_dir, self.opts, self.cache, self.pack, self.vectors_for = data_dir, opts, cache, pack, vectors_for
@@ -317,8 +338,11 @@ class Collector:
         res.kept.append(src)
         res.indices.append(idx)
         res.sizes.append(done.size)
+        res.lightbox_sizes.append(done.lightbox_size)
         self.writer.add(i, done.cell)
         self.colour_rows[i] = done.colours
+        if done.coloured and self.colours_cache is not None:
+            self.colours_cache.put([done.key], done.colours[None])
         if done.descriptors is not None:
             for name, vf in self.desc_files.items():
                 vf.write(i, done.descriptors[name])
@@ -418,7 +442,7 @@ class Collector:
 
 def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache, cell_size: int,
         progress: bool = True, fetcher=None, features_path: Path | None = None, pack=None,
-        tile_cell: int | None = None, vectors_for=None) -> PassResult:
+        tile_cell: int | None = None, vectors_for=None, on_model_start=None) -> PassResult:
     """Stream every source through decode -> site files -> atlas + model. See the module docstring.
 
     `cell_size`: atlas level 0's cells. `pack` (a tileset.CellPack) and `tile_cell`: where and how large the
@@ -428,6 +452,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
     by `fetcher` (a pixmap.iiif.fetch.Fetcher) in a pool of their own, started well ahead of decoding, so
     the pass never waits for all downloads first and the network overlaps decoding and the model.
     `vectors_for(src)`: a vector given for the source (pixmap.byo, --vectors FILE) that replaces the model's.
+    `on_model_start()`: called once, when the model starts loading (the first image that is not cached).
     With opts["dask"] set (pixmap.distributed), the per-image work runs on a Dask cluster instead of the
     thread pool; the client takes the results in the same order, so the result is the same.
     """
@@ -452,6 +477,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
 
     desc_caches = descriptor_caches(cache, opts)
     describe_lookup = descriptor_lookup(desc_caches)
+    colours_cache = colour_cache(cache, ctx)
 
     n_workers = decode_threads()
     # every core decodes until the model starts; from then on one decoding thread fewer runs (the model's
@@ -462,9 +488,12 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         src, pending_download = item
         with gate:
             return process_image(ctx, src, pending_download, cache.get, made=made_shards, waited=waited,
-                                 describe_lookup=describe_lookup)
+                                 describe_lookup=describe_lookup,
+                                 colour_lookup=colours_cache.get if colours_cache is not None else None)
 
     def model_starts() -> None:
+        if on_model_start is not None:
+            on_model_start()
         if n_workers > 1:
             gate.acquire()   # (kept: released only by the pass's end)
     n_remote = sum(src.remote is not None for src in sources)
@@ -487,7 +516,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
             collector = Collector(sources, data_dir, opts, cache, cell_size, executor=pool,
                                   features_path=features_path, pack=pack, vectors_for=vectors_for,
-                                  desc_caches=desc_caches, on_model=model_starts)
+                                  desc_caches=desc_caches, on_model=model_starts, colours_cache=colours_cache)
             bar = tqdm(total=len(sources), desc="images", unit="img", disable=not progress, smoothing=0.1)
             try:
                 for idx, (src, _), done in ordered(pool, process, items(), ahead=max(64, 4 * bs)):
@@ -504,7 +533,7 @@ def run(sources: list, data_dir: Path, opts: dict, cache: features.FeatureCache,
         if downloads is not None:
             downloads.shutdown(wait=False, cancel_futures=True)
         dl_bar.close()
-        _keep_what_was_computed(collector, cache, desc_caches)
+        _keep_what_was_computed(collector, cache, {**desc_caches, "colours": colours_cache})
     res.download_wait_seconds = float(sum(waited))
     return res
 
@@ -547,7 +576,8 @@ def _keep_what_was_computed(collector, cache: features.FeatureCache, desc_caches
         collector.close()
     cache.flush()
     for c in desc_caches.values():
-        c.close()
+        if c is not None:
+            c.close()
 
 
 def _deep_zoom_tiles(raw: bytes, src, data_dir: Path, opts: dict) -> str | None:

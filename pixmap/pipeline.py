@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, atlas, byo, clusters, curation, discover, features, findindex, imagepass, models, site, sources
-from . import duplicates, report
+from . import duplicates, fitcache, report
 from . import blend as blending, descriptors
 from . import metadata as metadataio
 from .layouts import umap as umap_layouts
@@ -156,9 +156,10 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
                  inputs=[*local_roots, *sorted({Path(s.path).parent for s in srcs if s.path is not None})])
     try:
         out.open()
-        result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
-                             title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated,
-                             given=given)
+        with fitcache.using(fitcache.folder_of(cache_dir)):   # seeded UMAP and kNN fits: kept for a rebuild
+            result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
+                                 title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated,
+                                 given=given)
         result.skipped[:0] = found.problems
         if given is not None:
             result.warnings[:0] = given.warnings
@@ -284,9 +285,17 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         cache = features.FeatureCache(None, "given-vectors", enabled=False)
     pass_opts = {**opts, "thumb_size": plan["thumb_size"], "model_cache_dir": models.model_cache_root(cache_dir)}
 
-    # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it.
+    # Compilation of UMAP's optimiser (numba) runs beside the image pass instead of after it, once the model
+    # starts (some image is not cached: a long pass). In a rebuild whose vectors are all cached, the UMAP
+    # fits are most likely in the fit cache too (pixmap.fitcache), and a compilation beside the pass would
+    # only slow its decoding down; a fit that is not cached then compiles what it needs itself.
     warm = threading.Thread(target=umap_layouts.warm_up, name="umap-warm-up", daemon=True)
-    warm.start()
+
+    def start_warm_up():
+        if warm.ident is None:   # (once)
+            warm.start()
+    if opts.get("dask") is not None:   # (the model runs on the workers: this process never sees it start)
+        start_warm_up()
 
     # the level-1 cells wait on disk (beside the artifacts, deleted at the end) until the layout decides the tiles
     pack = tileset.CellPack(artifacts / ".cells.pack", len(srcs)) if plan["tiles"] else None
@@ -296,7 +305,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         try:
             images = imagepass.run(srcs, data, pass_opts, cache, plan["level0_cell"], progress=progress,
                                    fetcher=fetcher, features_path=artifacts / "features.npy", pack=pack,
-                                   tile_cell=plan["cell_size"], vectors_for=vectors_for)
+                                   tile_cell=plan["cell_size"], vectors_for=vectors_for,
+                                   on_model_start=start_warm_up)
         except imagepass.PassError as exc:
             raise BuildError(str(exc)) from None
         kept, sizes, skipped = images.kept, images.sizes, images.skipped
@@ -319,7 +329,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         # Everything from here on is bit-for-bit reproducible for a given input, seed and machine: the
         # warm-up must be finished first, because a BLAS call that runs while another thread uses BLAS
         # takes a different code path (and gives different bits) than one that runs alone.
-        warm.join()
+        if warm.ident is not None:
+            warm.join()
         reduced = umap_layouts.reduce_pca(images.features, int(opts["pca_components"]), seed=int(opts["seed"]))
         spaces = _spaces(reduced, images.descriptors, opts)   # "cnn", "blend" (--blend, else cnn) and the descriptors
         fields, rows = _metadata_table(kept, sizes, meta, meta_rows)
@@ -444,7 +455,7 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
         if any(deep_zoom):
             manifest["deep_zoom"] = site.write_deep_zoom(data, deep_zoom)
         notes = _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest,
-                              images.tiles)
+                              images.tiles, images.lightbox_sizes)
         if dups is not None:   # data/duplicates.json for the viewer, duplicates.csv in the artifacts
             manifest["duplicates"] = duplicates.write_site(data, dups)
             duplicates.write_csv(artifacts / "duplicates.csv", dups, ids, [s.location for s in kept])
@@ -493,7 +504,8 @@ def _build_into(staging, out_dir, artifacts, srcs, meta, opts, cache_dir, title,
 IIIF_MAX_IMAGES = 100_000
 
 
-def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest, tiles) -> list[str]:
+def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, manifest, tiles,
+                  lightbox_sizes=None) -> list[str]:
     """Write the site's IIIF collection (iiif/collection.json, one Manifest per hotspot)."""
     from .iiif import publish
 
@@ -504,7 +516,7 @@ def _publish_iiif(staging, opts, title, kept, sizes, fields, rows, clustering, m
                 "for (about 2 KB of JSON per image); build a sample or a subset to publish one")
         log.warning(note)
         return [note]
-    entries = publish.collection_images(kept, sizes, fields, rows, tiles)
+    entries = publish.collection_images(kept, sizes, fields, rows, tiles, lightbox_sizes)
     hotspots = [h.to_json() for h in clustering.hotspots]
     try:
         publish.write_collection(staging, site_url=site_url, title=title, ids=[s.id for s in kept],

@@ -559,6 +559,9 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
 
 
 EXACT, PREFIX, FUZZY1, FUZZY2 = 1.0, 0.6, 0.5, 0.3
+# a one-letter word being typed is matched as a prefix only while the terms it begins are in at most this
+# many images together (the sum of their df); else exactly only (the viewer asks for another letter)
+ONE_LETTER_BUDGET = 100_000
 _FIELD = re.compile(r'^([^\s:"]+):(.*)$', re.DOTALL)
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _RANGE = re.compile(rf"^({_NUMBER})?\.\.({_NUMBER})?$")
@@ -748,6 +751,9 @@ def _candidates(reader: _Reader, w: _Word):
     if w.exact_only:
         return list(out.items())
     allow_prefix = len(t) >= 3 or w.prefix_any
+    if len(t) == 1 and allow_prefix:
+        completions = sum(df for term, df in zip(shard["terms"], shard["df"]) if term != t and term.startswith(t))
+        allow_prefix = completions <= ONE_LETTER_BUDGET
     fuzzy = 0 if has_digit(t) else 2 if len(t) >= 8 else 1 if len(t) >= 5 else 0
     if allow_prefix or fuzzy:
         for term in shard["terms"]:

@@ -1,7 +1,8 @@
 """Feature vectors written to disk as they are computed: an .npy file that is a memory-mapped array.
 
     vf = VectorFile(artifacts / "features.npy", capacity=len(sources))
-    vf.write(i, vector)            # rows in any order, as the image pass finds or computes them
+    vf.write(i, vector)            # rows in any order, as the image pass finds or computes them (runs of
+                                   # consecutive rows are buffered and written together)
     features = vf.close(n)         # the first n rows, as a read-only np.memmap (n, d) float32
 
 At a million images the vectors are 5 GB (1280 floats each): they are never all in memory. The later
@@ -28,11 +29,15 @@ def _header(rows: int, dim: int) -> bytes:
 
 
 class VectorFile:
+    BUFFER_ROWS = 256   # consecutive rows are written together (one write call per run of up to this many)
+
     def __init__(self, path: Path, capacity: int):
         self.path = Path(path)
         self.capacity = max(int(capacity), 0)
         self.dim: int | None = None
         self._fd: int | None = None
+        self._start = 0                       # the first row of the buffered run
+        self._rows: list[bytes] = []          # consecutive rows not written yet
 
     def _open(self, dim: int) -> None:
         self.dim = int(dim)
@@ -49,7 +54,17 @@ class VectorFile:
             raise ValueError(f"vector of length {len(v)}, expected {self.dim}")
         if not 0 <= i < self.capacity:
             raise IndexError(f"row {i} outside 0..{self.capacity - 1}")
-        os.pwrite(self._fd, v.tobytes(), HEADER + i * self.dim * 4)
+        if self._rows and (i != self._start + len(self._rows) or len(self._rows) >= self.BUFFER_ROWS):
+            self.flush()
+        if not self._rows:
+            self._start = i
+        self._rows.append(v.tobytes())
+
+    def flush(self) -> None:
+        """Write the buffered rows."""
+        if self._rows:
+            os.pwrite(self._fd, b"".join(self._rows), HEADER + self._start * self.dim * 4)
+            self._rows = []
 
     def write_rows(self, indices, vectors) -> None:
         for i, v in zip(indices, vectors):
@@ -59,6 +74,7 @@ class VectorFile:
         """Keep the first `rows` rows; return them as a read-only memmap ((0, 0) array when nothing was written)."""
         if self._fd is None:
             return np.zeros((0, 0), np.float32)
+        self.flush()
         os.pwrite(self._fd, _header(rows, self.dim), 0)
         os.ftruncate(self._fd, HEADER + rows * self.dim * 4)
         os.close(self._fd)
@@ -68,6 +84,7 @@ class VectorFile:
         return np.load(self.path, mmap_mode="r")
 
     def abort(self) -> None:
+        self._rows = []
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -522,3 +522,35 @@ def test_every_site_url_resolves_over_http(site):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _many(site: Path, n: int) -> dict:
+    """write_collection's arguments for n local images in one hotspot (lightbox files made on the way)."""
+    ids = [f"img-{i:04d}" for i in range(n)]
+    folder = site / LIGHTBOX["dir"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image_id in enumerate(ids):
+        Image.new("RGB", (40 + i % 7, 30), (i % 256, 80, 120)).save(folder / f"{image_id}.webp", "WEBP")
+    return dict(site_url=SITE_URL, title="Many", ids=ids, images=[_image_entry(i, True, (400, 300)) for i in ids],
+                hotspots=[{"id": 0, "label": "All", "size": n, "representative": 5}], labels=np.zeros(n, int),
+                lightbox=LIGHTBOX, thumbs=LIGHTBOX)
+
+
+def test_a_big_manifest_is_schema_checked_on_a_sample_and_spec_checked_whole(tmp_path, monkeypatch):
+    n = publish.SCHEMA_CANVASES * 3 + 5
+    paths = write_collection(tmp_path, **_many(tmp_path, n))
+    for path in paths:   # every written document is valid whole
+        validate(path)
+    assert len(load(tmp_path / "iiif" / "hotspot-0.json")["items"]) == n
+    # a canvas the schema sample leaves out is still checked against the spec's rules
+    real = publish._Publisher.canvas
+    bad = n - 2
+    assert bad not in {round(k * (n - 1) / (publish.SCHEMA_CANVASES - 1)) for k in range(publish.SCHEMA_CANVASES)}
+
+    def canvas(self, i):
+        c = real(self, i)
+        return {**c, "id": "ftp://example.org/c"} if i == bad else c
+    monkeypatch.setattr(publish._Publisher, "canvas", canvas)
+    other = tmp_path / "other"
+    with pytest.raises(InvalidIIIF, match="absolute http"):
+        write_collection(other, **_many(other, n))

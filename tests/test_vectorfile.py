@@ -39,3 +39,18 @@ def test_a_million_rows_header_fits(tmp_path):
     vf.write(999_999, np.ones(1280, np.float32))
     out = vf.close(1_000_000)   # the file is sparse until written: no 5 GB on disk
     assert out.shape == (1_000_000, 1280) and out[999_999, 0] == 1 and out[0, 0] == 0
+
+
+def test_rows_in_runs_and_out_of_order_land_where_they_belong(tmp_path):
+    """Runs of consecutive rows are buffered (VectorFile.BUFFER_ROWS) and written together; a row out of
+    order, a rewritten row and a run longer than the buffer all end up in their places."""
+    rng = np.random.default_rng(0)
+    n, d = 700, 5
+    want = rng.normal(size=(n, d)).astype(np.float32)
+    order = list(range(0, 300)) + list(range(650, 700)) + list(range(300, 650))[::-1]
+    vf = VectorFile(tmp_path / "f.npy", capacity=n)
+    vf.write(10, np.zeros(d))                 # written, then replaced by its real row later
+    for i in order:
+        vf.write(i, want[i])
+    got = vf.close(n)
+    assert np.array_equal(np.asarray(got), want)

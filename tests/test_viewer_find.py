@@ -294,6 +294,34 @@ def test_ranking_agrees_with_the_python_reference(find_page, site):
     assert_clean(find_page, site)
 
 
+def test_a_one_letter_word_that_begins_too_many_words_waits_for_another_letter(page, site, monkeypatch):
+    """On a big map one letter begins words in most images (search.js ONE_LETTER_BUDGET): the box matches it
+    exactly only and asks for another letter, without dimming the map; two letters search as usual.
+    `?one-letter-budget=` puts the rule on this small map, as the Python reference's constant does."""
+    from pixmap import searchindex
+
+    open_map(page, site, "?one-letter-budget=5")
+    type_query(page, "r")
+    assert "type another letter" in page.locator("#find-summary").inner_text()
+    assert page.evaluate("pixmap.matches().length") == len(site.ids)      # nothing dimmed
+    assert result_ids(page) == []
+    monkeypatch.setattr(searchindex, "ONE_LETTER_BUDGET", 5)
+    assert searchindex.search(site.folder, "r", typing=True) == []
+    # another word still searches; the held letter adds nothing
+    type_query(page, "portrait r")
+    want = [site.ids[i] for i, _ in searchindex.search(site.folder, "portrait", typing=True)][:100]
+    assert result_ids(page) == want
+    assert "type another letter" in page.locator("#find-summary").inner_text()
+    type_query(page, "re")
+    want = [site.ids[i] for i, _ in searchindex.search(site.folder, "re", typing=True)][:100]
+    assert want and result_ids(page) == want
+    assert "type another letter" not in page.locator("#find-summary").inner_text()
+    # a small map's own budget: every completion of one letter is matched
+    monkeypatch.setattr(searchindex, "ONE_LETTER_BUDGET", 100_000)
+    assert len(searchindex.search(site.folder, "r", typing=True)) > 0
+    assert_clean(page, site)
+
+
 def test_a_query_loads_only_the_shards_and_postings_of_its_words(page, site):
     open_map(page, site)
     page.wait_for_timeout(300)

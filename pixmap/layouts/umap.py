@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from .. import fitcache
 from .base import Layout
 
 # Above this many points `knn` switches from exact brute force to pynndescent (approximate). Measured on
@@ -351,6 +352,14 @@ def knn(x: np.ndarray, n_neighbors: int, metric: str = "cosine",
     k = int(min(max(1, n_neighbors), n))
     if n == 0:
         return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    # a rebuild with the same input gets the same graph from the build's fit cache (pixmap.fitcache)
+    return fitcache.cached("knn", {"x": x}, {"k": k, "metric": metric, "seed": None if seed is None else int(seed)},
+                           lambda: _search(x, k, metric, seed))
+
+
+def _search(x: np.ndarray, k: int, metric: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """knn's search, not cached."""
+    n = x.shape[0]
     if metric in _EXACT_METRICS and n <= EXACT_KNN_MAX:
         return _exact_knn(x, k, metric)
     if n <= 20_000 or k >= n:
@@ -410,7 +419,7 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
                 dims: int = 2, seed: int = 0, labels=None, name: str | None = None, *,
                 neighbors: tuple[np.ndarray, np.ndarray] | None = None,
                 n_epochs: int | None = None, init=None, target_weight: float = 0.5,
-                negative_sample_rate: int = 10) -> Layout:
+                negative_sample_rate: int = 10, cache: bool = True) -> Layout:
     """UMAP of x (n, d) into `dims` dimensions, seeded: same input + seed -> identical positions.
 
     labels: optional ints per row (-1 = unknown) -> supervised UMAP (target_metric "categorical").
@@ -422,6 +431,8 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     n_epochs: None is umap-learn's default (500 up to 10,000 rows, 200 above).
     Note: random_state makes umap-learn run single-threaded; that is the price of reproducibility.
     seed=None: not reproducible, but umap-learn runs its optimiser on all cores.
+    cache: look the positions up in (and keep them in) a build's fit cache (pixmap.fitcache), when it is on
+    and the fit is seeded.
     """
     x = _finite(x)   # (copies only where something is not finite)
     if x.ndim != 2:
@@ -453,6 +464,23 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
 
     if init is None:
         init = "spectral" if n <= SPECTRAL_INIT_MAX else "pca"
+    fit = lambda: _fit(x, y, idx, dist, kk, min_dist, dims, metric, seed, n_epochs, init,  # noqa: E731
+                       target_weight, negative_sample_rate)
+    if seed is None or not cache:   # unseeded (not reproducible) fits are never cached
+        pos = fit()
+    else:              # a rebuild with the same input gets the same positions from the build's fit cache
+        init_array = None if isinstance(init, str) else np.asarray(init)
+        pos = fitcache.cached("umap", {"x": x, "y": y, "idx": idx, "dist": dist, "init": init_array},
+                              {"n_neighbors": kk, "min_dist": float(min_dist), "dims": int(dims), "metric": metric,
+                               "seed": int(seed), "n_epochs": n_epochs,
+                               "init": init if isinstance(init, str) else "array",
+                               "target_weight": float(target_weight),
+                               "negative_sample_rate": int(negative_sample_rate)}, fit)
+    return Layout(name=lname, label=llabel, positions=pos, params=params)
+
+
+def _fit(x, y, idx, dist, kk, min_dist, dims, metric, seed, n_epochs, init, target_weight, negative_sample_rate):
+    """umap-learn's fit of x on the given neighbours: (n, dims) float32 positions, never NaN."""
     enable_numba_cache()
     release_gil_in_optimiser()
     UMAP = import_umap().UMAP
@@ -477,7 +505,7 @@ def umap_layout(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, met
     if not np.isfinite(pos).all():  # never hand out NaNs: fall back to PCA for broken rows
         bad = ~np.isfinite(pos).all(axis=1)
         pos[bad] = _trivial_coords(x, dims)[bad]
-    return Layout(name=lname, label=llabel, positions=pos, params=params)
+    return pos
 
 
 def warm_up(dims=(2,), supervised: bool = False) -> list[tuple[int, bool]]:
@@ -501,7 +529,7 @@ def warm_up(dims=(2,), supervised: bool = False) -> list[tuple[int, bool]]:
                 if key in _warmed:
                     continue
                 labels = np.repeat([0, 1], 32) if sup else None
-                umap_layout(x, n_neighbors=10, dims=d, labels=labels, n_epochs=20)
+                umap_layout(x, n_neighbors=10, dims=d, labels=labels, n_epochs=20, cache=False)  # (compiles)
                 _warmed.add(key)
                 done.append(key)
     return done

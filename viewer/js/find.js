@@ -24,9 +24,11 @@ export class Find {
       numeric: (key) => column(key) !== null,
       columns: (key) => (column(key) ? this.filters.load(column(key).field).then((f) => f.data.column) : null),
       rowOf: (i) => app.meta.row(i).then((row) => ({fields: app.meta.fields, row})),
+      ...oneLetterBudget(),
     }) : null;
     this.query = "";
     this.result = null;   // the search's {hits, total, indices} (null: no query)
+    this.held = [];       // the one-letter words the search matched exactly only (search.js ONE_LETTER_BUDGET)
     this.view = null;     // filters.compute(): {pass, count, counts}
     this.colorField = null;
     this.coloring = null; // {colours, legend}
@@ -92,6 +94,7 @@ export class Find {
     this.timing.searchMs = performance.now() - t0;
     this.query = query;
     this.result = result && result.indices ? result : null;
+    this.held = (result && result.held) || []; // one-letter words that begin too many words to match yet
     this.highlighted = -1;
     this._apply();
     this._emit("search");
@@ -265,4 +268,10 @@ export class Find {
     return {...(this.index ? this.index.stats() : {}), searchMs: this.timing.searchMs, filterMs: this.timing.filterMs,
       stateMs: this.timing.applyMs, searchPending: this.pending};
   }
+}
+
+/** `?one-letter-budget=N` (a testing aid: the big-site rule of search.js ONE_LETTER_BUDGET on a small map). */
+function oneLetterBudget() {
+  const v = new URLSearchParams(location.search).get("one-letter-budget");
+  return v !== null && v !== "" && Number.isFinite(Number(v)) ? {oneLetterBudget: Number(v)} : {};
 }

@@ -224,6 +224,10 @@ export class FindUi {
     if (!find.active) text = `${n.toLocaleString("en")} images`;
     else text = `${find.count.toLocaleString("en")} of ${n.toLocaleString("en")} images${q ? ` match “${q}”` : ""}` +
       (find.filters.active ? " (filtered)" : "");
+    if (q && find.held && find.held.length) {
+      text += ` · type another letter: ${find.held.map((w) => `“${w}”`).join(", ")} begins words in too many` +
+        " images to match them all";
+    }
     this.summary.textContent = text;
     $("find-clear").hidden = !find.active;
   }

@@ -14,6 +14,10 @@ import {fold, terms, hasDigit, tokensRaw} from "./textnorm.js";
 
 export const FACTOR = {exact: 1, prefix: 0.6, edit1: 0.5, edit2: 0.3};
 const MAX_PREFIX_TERMS = 256;     // a short prefix on a big site: its most frequent completions only
+// a one-letter word being typed is matched as a prefix only while its completions are in at most this many
+// images together (the sum of their df): on a big site one letter begins words in most of the images, and
+// ranking them all takes longer than a keystroke may; the box says to type another letter
+export const ONE_LETTER_BUDGET = 100000;
 const POSTINGS_CACHE_BYTES = 64 * 1024 * 1024;
 const DECODED_CACHE_ENTRIES = 4e6;
 const PHRASE_CHECK = 1000;        // candidates whose metadata text is checked for a quoted phrase
@@ -253,11 +257,13 @@ export class SearchIndex {
   /**
    * loader: data.js Loader; manifest: a version-4 manifest (with `search`); columns: async (field) ->
    * Float32Array | null (a numeric column); numeric: (field) -> bool (whether there is one);
-   * rowOf: async (i) -> {fields, row} (the image's metadata row, for phrase checks).
+   * rowOf: async (i) -> {fields, row} (the image's metadata row, for phrase checks); oneLetterBudget:
+   * ONE_LETTER_BUDGET by default.
    */
-  constructor(loader, manifest, {columns, numeric, rowOf, lang} = {}) {
+  constructor(loader, manifest, {columns, numeric, rowOf, lang, oneLetterBudget = ONE_LETTER_BUDGET} = {}) {
     const s = manifest.search;
     this.loader = loader;
+    this.oneLetterBudget = oneLetterBudget;
     this.n = manifest.count;
     this.dir = s.dir || "data/search";
     this.docs = s.docs || manifest.count;
@@ -383,7 +389,11 @@ export class SearchIndex {
     const prefixed = new Set();
     if (allowPrefix) {
       const found = [];
-      for (let k = k0; k < terms.length && terms[k].startsWith(t); k++) if (k !== exact) found.push(k);
+      let dfSum = 0;
+      for (let k = k0; k < terms.length && terms[k].startsWith(t); k++) {
+        if (k !== exact) { found.push(k); dfSum += shard.df[k]; }
+      }
+      if (len === 1 && dfSum > this.oneLetterBudget) return {shard, matches: out, held: true};
       if (found.length > MAX_PREFIX_TERMS) { // a short prefix on a big site: its most frequent completions
         found.sort((a, b) => shard.df[b] - shard.df[a] || a - b);
         found.length = MAX_PREFIX_TERMS;
@@ -424,7 +434,8 @@ export class SearchIndex {
    * function: true once the caller no longer wants this query's result, e.g. the next keystroke's query
    * replaced it; checked after each load, the search then stops and resolves to null).
    * Returns {hits: [{index, score, words, why}] best first, total (images matched), indices (Uint32Array
-   * of every image matched, or null when the query asks nothing)}.
+   * of every image matched, or null when the query asks nothing), held (the one-letter words matched
+   * exactly only: ONE_LETTER_BUDGET)}.
    */
   async search(query, {typing = false, limit = Infinity, why: whyLimit, stale = null} = {}) {
     const {words, ranges, phrases} = parseQuery(query, {fieldsOf: (k) => this.fieldsOf(k),
@@ -447,6 +458,11 @@ export class SearchIndex {
     // each word: the terms it matches and their postings (fetched at once)
     const expanded = await Promise.all(words.map((w) => this.expand(w)));
     if (stale && stale()) return this._dropped();
+    // one-letter words held back (ONE_LETTER_BUDGET): matched exactly only
+    const held = words.filter((w, k) => expanded[k].held).map((w) => w.term);
+    if (held.length && !ranges.length && expanded.every((e) => e.held && !e.matches.length)) {
+      return {hits: [], total: 0, indices: null, held};
+    }
     const lists = await Promise.all(expanded.map(({shard, matches}) =>
       Promise.all(matches.map((m) => this.postings(shard, m.k).then((p) => ({...m, p}))))));
     if (stale && stale()) return this._dropped();
@@ -497,7 +513,7 @@ export class SearchIndex {
     }
     const nWhy = Math.min(hits.length, whyLimit ?? Math.min(limit, 500));
     if (nWhy > 0) this._explain(hits.slice(0, nWhy), words, lists, fw);
-    return {hits, total: count, indices};
+    return {hits, total: count, indices, held};
   }
 
   /** A search stopped because its result is no longer wanted (counted in stats().searchesDropped). */
