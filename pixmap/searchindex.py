@@ -560,8 +560,12 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
 
 EXACT, PREFIX, FUZZY1, FUZZY2 = 1.0, 0.6, 0.5, 0.3
 # a one-letter word being typed is matched as a prefix only while the terms it begins are in at most this
-# many images together (the sum of their df); else exactly only (the viewer asks for another letter)
+# many images together (the sum of their df); else exactly only (the viewer asks for another letter). A
+# two-letter one beyond TWO_LETTER_BUDGET: its most frequent completions, up to that many images together
+# (at least one)
 ONE_LETTER_BUDGET = 100_000
+TWO_LETTER_BUDGET = 100_000
+MAX_PREFIX_TERMS = 256   # (the viewer's cap on a short prefix's completions, applied here to two letters)
 _FIELD = re.compile(r'^([^\s:"]+):(.*)$', re.DOTALL)
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _RANGE = re.compile(rf"^({_NUMBER})?\.\.({_NUMBER})?$")
@@ -751,16 +755,28 @@ def _candidates(reader: _Reader, w: _Word):
     if w.exact_only:
         return list(out.items())
     allow_prefix = len(t) >= 3 or w.prefix_any
-    if len(t) == 1 and allow_prefix:
-        completions = sum(df for term, df in zip(shard["terms"], shard["df"]) if term != t and term.startswith(t))
-        allow_prefix = completions <= ONE_LETTER_BUDGET
+    kept_prefixes = None   # (two letters on a big map: the most frequent completions only)
+    if len(t) <= 2 and allow_prefix:
+        completions = [(term, df) for term, df in zip(shard["terms"], shard["df"]) if term != t and term.startswith(t)]
+        budget = ONE_LETTER_BUDGET if len(t) == 1 else TWO_LETTER_BUDGET
+        if sum(df for _, df in completions) > budget:
+            if len(t) == 1:
+                allow_prefix = False
+            else:
+                completions.sort(key=lambda c: -c[1])   # (stable: dictionary order among equal df)
+                kept_prefixes, total = set(), 0
+                for term, df in completions[:MAX_PREFIX_TERMS]:
+                    if kept_prefixes and total + df > TWO_LETTER_BUDGET:
+                        break
+                    kept_prefixes.add(term)
+                    total += df
     fuzzy = 0 if has_digit(t) else 2 if len(t) >= 8 else 1 if len(t) >= 5 else 0
     if allow_prefix or fuzzy:
         for term in shard["terms"]:
             if term == t:
                 continue
             f = 0.0
-            if allow_prefix and term.startswith(t):
+            if allow_prefix and term.startswith(t) and (kept_prefixes is None or term in kept_prefixes):
                 f = PREFIX
             if fuzzy and f < FUZZY1:
                 dist = edit_distance(t, term, fuzzy)

@@ -296,7 +296,8 @@ def test_ranking_agrees_with_the_python_reference(find_page, site):
 
 def test_a_one_letter_word_that_begins_too_many_words_waits_for_another_letter(page, site, monkeypatch):
     """On a big map one letter begins words in most images (search.js ONE_LETTER_BUDGET): the box matches it
-    exactly only and asks for another letter, without dimming the map; two letters search as usual.
+    exactly only and asks for another letter, without dimming the map; two letters match their most
+    frequent completions up to the budget, and say so; three letters search as usual.
     `?one-letter-budget=` puts the rule on this small map, as the Python reference's constant does."""
     from pixmap import searchindex
 
@@ -306,16 +307,25 @@ def test_a_one_letter_word_that_begins_too_many_words_waits_for_another_letter(p
     assert page.evaluate("pixmap.matches().length") == len(site.ids)      # nothing dimmed
     assert result_ids(page) == []
     monkeypatch.setattr(searchindex, "ONE_LETTER_BUDGET", 5)
+    monkeypatch.setattr(searchindex, "TWO_LETTER_BUDGET", 5)
     assert searchindex.search(site.folder, "r", typing=True) == []
     # another word still searches; the held letter adds nothing
     type_query(page, "portrait r")
     want = [site.ids[i] for i, _ in searchindex.search(site.folder, "portrait", typing=True)][:100]
     assert result_ids(page) == want
     assert "type another letter" in page.locator("#find-summary").inner_text()
+    # two letters: a prefix of their most frequent completions (in at most 5 images together here)
     type_query(page, "re")
     want = [site.ids[i] for i, _ in searchindex.search(site.folder, "re", typing=True)][:100]
     assert want and result_ids(page) == want
-    assert "type another letter" not in page.locator("#find-summary").inner_text()
+    summary = page.locator("#find-summary").inner_text()
+    assert "type another letter" not in summary and "the most common words beginning with it" in summary
+    monkeypatch.setattr(searchindex, "TWO_LETTER_BUDGET", 100_000)
+    assert len(searchindex.search(site.folder, "re", typing=True)) > len(want)
+    monkeypatch.setattr(searchindex, "TWO_LETTER_BUDGET", 5)
+    type_query(page, "rem")   # three letters: every completion
+    assert result_ids(page) == [site.ids[i] for i, _ in searchindex.search(site.folder, "rem", typing=True)][:100]
+    assert "most common" not in page.locator("#find-summary").inner_text()
     # a small map's own budget: every completion of one letter is matched
     monkeypatch.setattr(searchindex, "ONE_LETTER_BUDGET", 100_000)
     assert len(searchindex.search(site.folder, "r", typing=True)) > 0

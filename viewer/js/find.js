@@ -29,6 +29,7 @@ export class Find {
     this.query = "";
     this.result = null;   // the search's {hits, total, indices} (null: no query)
     this.held = [];       // the one-letter words the search matched exactly only (search.js ONE_LETTER_BUDGET)
+    this.shortened = [];  // the two-letter words matched as a prefix of their most frequent completions only
     this.view = null;     // filters.compute(): {pass, count, counts}
     this.colorField = null;
     this.coloring = null; // {colours, legend}
@@ -95,6 +96,7 @@ export class Find {
     this.query = query;
     this.result = result && result.indices ? result : null;
     this.held = (result && result.held) || []; // one-letter words that begin too many words to match yet
+    this.shortened = (result && result.shortened) || []; // two-letter words: their most frequent completions
     this.highlighted = -1;
     this._apply();
     this._emit("search");
@@ -270,8 +272,9 @@ export class Find {
   }
 }
 
-/** `?one-letter-budget=N` (a testing aid: the big-site rule of search.js ONE_LETTER_BUDGET on a small map). */
+/** `?one-letter-budget=N` (a testing aid: the big-site rules of search.js ONE_LETTER_BUDGET and
+ *  TWO_LETTER_BUDGET, both set to N, on a small map). */
 function oneLetterBudget() {
   const v = new URLSearchParams(location.search).get("one-letter-budget");
-  return v !== null && v !== "" && Number.isFinite(Number(v)) ? {oneLetterBudget: Number(v)} : {};
+  return v !== null && v !== "" && Number.isFinite(Number(v)) ? {oneLetterBudget: Number(v), twoLetterBudget: Number(v)} : {};
 }

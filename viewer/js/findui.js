@@ -228,6 +228,10 @@ export class FindUi {
       text += ` · type another letter: ${find.held.map((w) => `“${w}”`).join(", ")} begins words in too many` +
         " images to match them all";
     }
+    if (q && find.shortened && find.shortened.length) {
+      text += ` · ${find.shortened.map((w) => `“${w}”`).join(", ")}: the most common words beginning with it;` +
+        " type more for the others";
+    }
     this.summary.textContent = text;
     $("find-clear").hidden = !find.active;
   }

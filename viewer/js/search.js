@@ -16,8 +16,11 @@ export const FACTOR = {exact: 1, prefix: 0.6, edit1: 0.5, edit2: 0.3};
 const MAX_PREFIX_TERMS = 256;     // a short prefix on a big site: its most frequent completions only
 // a one-letter word being typed is matched as a prefix only while its completions are in at most this many
 // images together (the sum of their df): on a big site one letter begins words in most of the images, and
-// ranking them all takes longer than a keystroke may; the box says to type another letter
+// ranking them all takes longer than a keystroke may; the box says to type another letter. A two-letter
+// word's completions are taken most frequent first while they are in at most TWO_LETTER_BUDGET images
+// together (the box says so)
 export const ONE_LETTER_BUDGET = 100000;
+export const TWO_LETTER_BUDGET = 100000;
 const POSTINGS_CACHE_BYTES = 64 * 1024 * 1024;
 const DECODED_CACHE_ENTRIES = 4e6;
 const PHRASE_CHECK = 1000;        // candidates whose metadata text is checked for a quoted phrase
@@ -257,13 +260,15 @@ export class SearchIndex {
   /**
    * loader: data.js Loader; manifest: a version-4 manifest (with `search`); columns: async (field) ->
    * Float32Array | null (a numeric column); numeric: (field) -> bool (whether there is one);
-   * rowOf: async (i) -> {fields, row} (the image's metadata row, for phrase checks); oneLetterBudget:
-   * ONE_LETTER_BUDGET by default.
+   * rowOf: async (i) -> {fields, row} (the image's metadata row, for phrase checks); oneLetterBudget,
+   * twoLetterBudget: ONE_LETTER_BUDGET and TWO_LETTER_BUDGET by default.
    */
-  constructor(loader, manifest, {columns, numeric, rowOf, lang, oneLetterBudget = ONE_LETTER_BUDGET} = {}) {
+  constructor(loader, manifest, {columns, numeric, rowOf, lang, oneLetterBudget = ONE_LETTER_BUDGET,
+    twoLetterBudget = TWO_LETTER_BUDGET} = {}) {
     const s = manifest.search;
     this.loader = loader;
     this.oneLetterBudget = oneLetterBudget;
+    this.twoLetterBudget = twoLetterBudget;
     this.n = manifest.count;
     this.dir = s.dir || "data/search";
     this.docs = s.docs || manifest.count;
@@ -394,10 +399,23 @@ export class SearchIndex {
         if (k !== exact) { found.push(k); dfSum += shard.df[k]; }
       }
       if (len === 1 && dfSum > this.oneLetterBudget) return {shard, matches: out, held: true};
-      if (found.length > MAX_PREFIX_TERMS) { // a short prefix on a big site: its most frequent completions
+      let shortened = false;
+      if (found.length > MAX_PREFIX_TERMS || (len === 2 && dfSum > this.twoLetterBudget)) {
+        // a short prefix on a big site: its most frequent completions (two letters: those in at most
+        // twoLetterBudget images together, at least one)
+        const all = found.length;
         found.sort((a, b) => shard.df[b] - shard.df[a] || a - b);
-        found.length = MAX_PREFIX_TERMS;
+        found.length = Math.min(found.length, MAX_PREFIX_TERMS);
+        if (len === 2 && dfSum > this.twoLetterBudget) {
+          let sum = 0, keep = 0;
+          while (keep < found.length && (keep === 0 || sum + shard.df[found[keep]] <= this.twoLetterBudget)) {
+            sum += shard.df[found[keep++]];
+          }
+          found.length = keep;
+          shortened = found.length < all;
+        }
       }
+      if (shortened) word.shortened = true;
       for (const k of found) {
         prefixed.add(k);
         out.push({k, term: terms[k], df: shard.df[k], factor: FACTOR.prefix, kind: "prefix"});
@@ -435,7 +453,8 @@ export class SearchIndex {
    * replaced it; checked after each load, the search then stops and resolves to null).
    * Returns {hits: [{index, score, words, why}] best first, total (images matched), indices (Uint32Array
    * of every image matched, or null when the query asks nothing), held (the one-letter words matched
-   * exactly only: ONE_LETTER_BUDGET)}.
+   * exactly only: ONE_LETTER_BUDGET), shortened (the two-letter words matched as the prefix of their most
+   * frequent completions only, in at most TWO_LETTER_BUDGET images together)}.
    */
   async search(query, {typing = false, limit = Infinity, why: whyLimit, stale = null} = {}) {
     const {words, ranges, phrases} = parseQuery(query, {fieldsOf: (k) => this.fieldsOf(k),
@@ -460,6 +479,7 @@ export class SearchIndex {
     if (stale && stale()) return this._dropped();
     // one-letter words held back (ONE_LETTER_BUDGET): matched exactly only
     const held = words.filter((w, k) => expanded[k].held).map((w) => w.term);
+    const shortened = words.filter((w) => w.shortened).map((w) => w.term);
     if (held.length && !ranges.length && expanded.every((e) => e.held && !e.matches.length)) {
       return {hits: [], total: 0, indices: null, held};
     }
@@ -513,7 +533,7 @@ export class SearchIndex {
     }
     const nWhy = Math.min(hits.length, whyLimit ?? Math.min(limit, 500));
     if (nWhy > 0) this._explain(hits.slice(0, nWhy), words, lists, fw);
-    return {hits, total: count, indices, held};
+    return {hits, total: count, indices, held, shortened};
   }
 
   /** A search stopped because its result is no longer wanted (counted in stats().searchesDropped). */
