@@ -156,7 +156,8 @@ def build(images_path=None, metadata_path=None, out_dir="pixmap-map", *, images=
                  inputs=[*local_roots, *sorted({Path(s.path).parent for s in srcs if s.path is not None})])
     try:
         out.open()
-        with fitcache.using(fitcache.folder_of(cache_dir)):   # seeded UMAP and kNN fits: kept for a rebuild
+        with fitcache.using(fitcache.folder_of(cache_dir)), _fresh_blas_threads():
+            # (seeded UMAP and kNN fits kept for a rebuild; BLAS on as many threads as in a fresh process)
             result = _build_into(out.site, out_dir, out.artifacts, srcs, meta, opts, cache_dir,
                                  title or "pixmap", progress, timings, fetcher=found.fetcher, curated=curated,
                                  given=given)
@@ -571,6 +572,27 @@ def print_stage(progress: bool, text: str) -> None:
 
 
 HINTS = {"categorical": " (choose the column with --group-by)", "alphabetic": " (choose the column with --sort-by)"}
+
+
+def _blas_threads_of_a_fresh_process() -> int:
+    """How many threads BLAS starts with in a new process: its environment variable, else one per core."""
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, os.cpu_count() or 1)
+
+
+def _fresh_blas_threads():
+    """BLAS on the thread count of a fresh process for the build (restored after it).
+
+    A BLAS call's bits can depend on how many threads it gets. A process may have been left with fewer by
+    earlier work: scikit-learn lowers the count to one around some calls with threadpoolctl, and two such calls
+    in two threads at once can restore each other's lowered value and leave it there. The build sets it
+    explicitly, so its PCA and neighbour searches give the bits of a build in a fresh process."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=_blas_threads_of_a_fresh_process(), user_api="blas")
 
 
 class _side_by_side:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import pixmap
 from pixmap.site import read_metadata, shard_of
-from pixmap import features, imagepass
+from pixmap import features, fitcache, imagepass
 from pixmap.pipeline import BuildError
 
 from .conftest import DEMO, REPO
@@ -32,19 +34,31 @@ def _site_arrays(site: Path) -> dict[str, bytes]:
 
 
 def test_same_input_gives_the_same_map_bit_for_bit_under_other_cpu_load(tmp_path, built_site_result):
-    """Two builds of the same images give identical files: one in this process (UMAP already compiled)
-    beside two busy processes competing for the cores, one alone in a fresh process whose UMAP warm-up
+    """Two builds of the same images give identical files: one in this process (UMAP already compiled, BLAS
+    lowered to one thread) beside two busy processes competing for the cores, one alone in a fresh process whose UMAP warm-up
     runs as long as it possibly can. (Before the fix, PCA ran beside the warm-up and gave other bits.)"""
-    cache = built_site_result.out_dir.parent / "cache"
-    args = dict(images=DEMO, max_images=SMALL, cache_dir=cache, progress=False,
+    # each build its own copy of the cache without its fits (pixmap.fitcache): the vectors are cached, the
+    # UMAP and kNN fits are computed, not looked up (they are what this test is about)
+    shared = built_site_result.out_dir.parent / "cache"
+    caches = {}
+    for name in ("a", "b"):
+        caches[name] = tmp_path / f"cache-{name}"
+        shutil.copytree(shared, caches[name], ignore=lambda d, names: ["fits"] if Path(d) == shared else [])
+    args = dict(images=DEMO, max_images=SMALL, cache_dir=caches["a"], progress=False,
                 layouts="umap,umap-3d,grid,umap-spread")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    misses = fitcache.stats()["misses"]
     try:
-        pixmap.build(out_dir=tmp_path / "a", **args)
+        # and with BLAS left on one thread by earlier work in this process (scikit-learn's calls in threads
+        # can leave it so): the build sets the count a fresh process has, then gives the caller's back
+        with threadpool_limits(limits=1, user_api="blas"):
+            pixmap.build(out_dir=tmp_path / "a", **args)
+            assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
     finally:
         for h in hogs:
             h.kill()
             h.wait()
+    assert fitcache.stats()["misses"] - misses >= 4   # the 2D, 3D and spread maps and the clustering space
 
     # In the second build the warm-up thread repeats its first step (a multi-threaded neighbour search)
     # for as long as it can overlap the build's numerical work: until the build waits for it (join), or,
@@ -78,14 +92,17 @@ def test_same_input_gives_the_same_map_bit_for_bit_under_other_cpu_load(tmp_path
 
         umap_layouts.warm_up, umap_layouts.reduce_pca, threading.Thread.join = busy_warm_up, pca_then_stop, join
         pixmap.build(out_dir={str(tmp_path / "b")!r}, images={str(DEMO)!r}, max_images={SMALL},
-                     cache_dir={str(cache)!r}, progress=False, layouts="umap,umap-3d,grid,umap-spread")
+                     cache_dir={str(caches["b"])!r}, progress=False, layouts="umap,umap-3d,grid,umap-spread")
+        from pixmap import fitcache
+        print("fit cache misses", fitcache.stats()["misses"])
     """)
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, timeout=600,
-                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    run = subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, timeout=600, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert int(run.stdout.split("fit cache misses")[-1]) >= 4, run.stdout
     a, b = _site_arrays(tmp_path / "a"), _site_arrays(tmp_path / "b")
     assert a.keys() == b.keys()
     different = [name for name in a if a[name] != b[name]]
-    assert different == []
+    assert different == [], different
 
 
 def test_options_are_checked_before_any_work(tmp_path):
