@@ -35,8 +35,9 @@ def _site_arrays(site: Path) -> dict[str, bytes]:
 
 def test_same_input_gives_the_same_map_bit_for_bit_under_other_cpu_load(tmp_path, built_site_result):
     """Two builds of the same images give identical files: one in this process (UMAP already compiled, BLAS
-    lowered to one thread) beside two busy processes competing for the cores, one alone in a fresh process whose UMAP warm-up
-    runs as long as it possibly can. (Before the fix, PCA ran beside the warm-up and gave other bits.)"""
+    lowered to one thread) beside two busy processes competing for the cores, one alone in a fresh process
+    whose UMAP warm-up runs as long as it possibly can. (Before the fix, PCA ran beside the warm-up and gave
+    other bits.)"""
     # each build its own copy of the cache without its fits (pixmap.fitcache): the vectors are cached, the
     # UMAP and kNN fits are computed, not looked up (they are what this test is about)
     shared = built_site_result.out_dir.parent / "cache"
